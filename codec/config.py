@@ -1,0 +1,183 @@
+"""Typed configuration: defaults in dataclasses, small TOML files on top,
+``section.key=value`` overrides from the command line, all checked.
+
+Unknown keys, wrong types and missing data folders stop with one line naming
+the key (``ConfigError``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_args, get_origin, get_type_hints
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from .errors import ConfigError
+
+#: lambda for MSE per quality index 1..8, as in the published CompressAI table
+MSE_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.1800)
+#: lambda for MS-SSIM per quality index 1..8
+MSSSIM_LAMBDAS = (2.40, 4.58, 8.73, 16.64, 31.73, 60.50, 115.37, 220.00)
+
+
+def channels_for_quality(model: str, quality: int) -> tuple[int, int]:
+    """(N, M) as in the published configurations: 128/192 low, 192/320 high."""
+    if model == "factorized":
+        return (128, 192) if quality <= 5 else (192, 320)
+    return (128, 192) if quality <= 5 else (192, 320)
+
+
+@dataclass
+class ModelConfig:
+    name: str = "mean-scale"       # registry name
+    N: int = 128                   # channels of transforms / hyper-latent
+    M: int = 192                   # channels of the latent y
+    quality: int = 3               # index into the lambda table (informative)
+
+
+@dataclass
+class DataConfig:
+    train: str = ""                # folder of training images (recursive)
+    val: str = ""                  # held-out folder; empty: hold out `holdout` images
+    holdout: int = 8               # images held out of `train` when `val` is empty
+    crop: int = 256                # square crop size, pixels
+    small: str = "pad"             # images smaller than the crop: "pad" or "skip"
+    val_crop: int = 256            # centre crop of validation images for the loss
+
+
+@dataclass
+class TrainConfig:
+    lmbda: float = 0.0130          # rate-distortion trade-off (MSE on [0,1], x255^2)
+    distortion: str = "mse"        # "mse" or "ms-ssim"
+    batch: int = 8
+    steps: int = 100000
+    lr: float = 1e-4
+    lr_milestones: list[int] = field(default_factory=list)  # steps where lr *= gamma
+    lr_gamma: float = 0.1
+    aux_lr: float = 1e-3           # optimizer of the factorized density quantiles
+    clip: float = 1.0              # gradient-norm clip; 0 disables
+    seed: int = 0
+    precision: str = "auto"        # "auto", "fp32", "bf16", "fp16" (CUDA)
+    channels_last: bool = True
+    threads: int = 0               # CPU threads; 0 = all
+    log_every: int = 50
+    image_every: int = 1000
+    val_every: int = 1000
+    ckpt_every: int = 500
+    out: str = "runs/default"      # run folder: checkpoints, TensorBoard events
+    export: str = ""               # inference checkpoint written at the end
+
+
+@dataclass
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _coerce(key: str, value: Any, typ: Any) -> Any:
+    origin = get_origin(typ)
+    if origin is list:
+        (inner,) = get_args(typ)
+        if isinstance(value, str):
+            value = [v for v in value.strip("[]").split(",") if v.strip()]
+        if not isinstance(value, list):
+            raise ConfigError(f"config key '{key}' must be a list")
+        return [_coerce(key, v, inner) for v in value]
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+            return value.lower() in ("true", "1")
+        raise ConfigError(f"config key '{key}' must be true or false, got {value!r}")
+    if typ is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"config key '{key}' must be an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        try:
+            return int(str(value))
+        except ValueError:
+            raise ConfigError(f"config key '{key}' must be an integer, got {value!r}") from None
+    if typ is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        try:
+            return float(str(value))
+        except ValueError:
+            raise ConfigError(f"config key '{key}' must be a number, got {value!r}") from None
+    if typ is str:
+        if not isinstance(value, (str, int, float)):
+            raise ConfigError(f"config key '{key}' must be a string")
+        return str(value)
+    raise ConfigError(f"config key '{key}' has unsupported type")
+
+
+def _apply(cfg: Config, section: str, key: str, value: Any) -> None:
+    sub = getattr(cfg, section, None)
+    if sub is None or not dataclasses.is_dataclass(sub) or section.startswith("_"):
+        raise ConfigError(f"unknown config section '{section}'")
+    hints = get_type_hints(type(sub))
+    if key not in hints:
+        raise ConfigError(f"unknown config key '{section}.{key}'")
+    setattr(sub, key, _coerce(f"{section}.{key}", value, hints[key]))
+
+
+def from_dict(d: dict[str, Any], cfg: Config | None = None) -> Config:
+    cfg = cfg or Config()
+    for section, values in d.items():
+        if not isinstance(values, dict):
+            raise ConfigError(f"config section '{section}' must be a table")
+        for key, value in values.items():
+            _apply(cfg, section, key, value)
+    return cfg
+
+
+def load(path: str | Path, overrides: list[str] = ()) -> Config:
+    """Read a TOML config and apply ``section.key=value`` overrides."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        d = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
+    cfg = from_dict(d)
+    apply_overrides(cfg, overrides)
+    return cfg
+
+
+def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
+    for item in overrides:
+        if "=" not in item or "." not in item.split("=", 1)[0]:
+            raise ConfigError(f"override '{item}' must look like section.key=value")
+        dotted, value = item.split("=", 1)
+        section, key = dotted.split(".", 1)
+        _apply(cfg, section, key, value)
+    return cfg
+
+
+def validate_for_training(cfg: Config) -> None:
+    """Checks that need the file system or cross-field knowledge."""
+    from . import models
+    models.entry(cfg.model.name)
+    for key in ("train", "val"):
+        p = getattr(cfg.data, key)
+        if (key == "train" or p) and not Path(p).is_dir():
+            raise ConfigError(f"config key 'data.{key}': folder not found: {p or '(empty)'}")
+    if cfg.train.distortion not in ("mse", "ms-ssim"):
+        raise ConfigError("config key 'train.distortion' must be 'mse' or 'ms-ssim'")
+    if cfg.train.precision not in ("auto", "fp32", "bf16", "fp16"):
+        raise ConfigError("config key 'train.precision' must be auto, fp32, bf16 or fp16")
+    if cfg.data.small not in ("pad", "skip"):
+        raise ConfigError("config key 'data.small' must be 'pad' or 'skip'")
+    if cfg.train.batch < 1 or cfg.train.steps < 1 or cfg.data.crop < 16:
+        raise ConfigError("config keys 'train.batch', 'train.steps' must be >= 1 and 'data.crop' >= 16")

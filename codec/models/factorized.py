@@ -1,0 +1,43 @@
+"""Factorized prior: Balle, Laparra, Simoncelli, "End-to-end optimized image
+compression" (ICLR 2017), with the deep factorized density of Balle et al. 2018.
+
+    x -> g_a -> y -> Q -> y_hat -> g_s -> x_hat
+                      |
+              factorized density p(y_hat) = prod_c p_c  (one per channel)
+"""
+from __future__ import annotations
+
+from torch import Tensor
+
+from ..entropy import FactorizedDensity
+from ..quantize import add_noise
+from .base import CodecModel, Coded, DitherFn, RateDistortionOutput, no_dither, to_cpu_f32
+from .transforms import AnalysisTransform, SynthesisTransform
+
+
+class FactorizedPrior(CodecModel):
+    stride = 16
+    latent_names = ("y",)
+
+    def __init__(self, N: int = 128, M: int = 192):
+        super().__init__(N, M)
+        self.g_a = AnalysisTransform(N, M)
+        self.g_s = SynthesisTransform(N, M)
+        self.entropy_bottleneck = FactorizedDensity(M)
+
+    def forward(self, x: Tensor) -> RateDistortionOutput:
+        y = self.analysis(x)
+        y_tilde = add_noise(y.float())
+        return RateDistortionOutput(self.synthesis(y_tilde),
+                                    {"y": self.entropy_bottleneck.likelihood(y_tilde)})
+
+    def compress(self, x: Tensor, dither: DitherFn = no_dither) -> Coded:
+        y = to_cpu_f32(self.analysis(x))
+        cy = self.coder_factorized.encode(y, dither(0, tuple(y.shape)))
+        return Coded([cy.section], self.synthesis(cy.y_hat), cy.bits)
+
+    def decompress(self, sections, shape: tuple[int, int], dither: DitherFn = no_dither) -> Tensor:
+        h, w = shape[0] // self.stride, shape[1] // self.stride
+        y_shape = (1, self.M, h, w)
+        y_hat = self.coder_factorized.decode(sections[0], y_shape, dither(0, y_shape))
+        return self.synthesis(y_hat)

@@ -1,0 +1,92 @@
+"""Scale hyperprior: Balle, Minnen, Singh, Hwang, Johnston, "Variational image
+compression with a scale hyperprior" (ICLR 2018).
+
+    x -> g_a -> y ---------------> Q -> y_hat -> g_s -> x_hat
+               |                          ^
+               h_a -> z -> Q -> z_hat -> h_s -> sigma  (N(0, sigma) per element)
+                             |
+                     factorized density p(z_hat)
+
+z keeps rounding under every quantizer: it is a few percent of the rate and
+its tables stay frozen; universal quantization applies to y.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from ..entropy import FactorizedDensity, FrozenGaussian, GaussianDensity
+from ..quantize import add_noise
+from .base import CodecModel, Coded, DitherFn, RateDistortionOutput, no_dither, to_cpu_f32
+from .transforms import AnalysisTransform, HyperAnalysis, HyperSynthesis, SynthesisTransform
+
+
+class GaussianParams(NamedTuple):
+    """Entropy parameters of y: (B, M, h, w) each, fp32 on the CPU when coding."""
+
+    scales: Tensor
+    means: Tensor
+
+
+class ScaleHyperprior(CodecModel):
+    stride = 64
+    latent_names = ("y", "z")
+
+    def __init__(self, N: int = 128, M: int = 192):
+        super().__init__(N, M)
+        self.g_a = AnalysisTransform(N, M)
+        self.g_s = SynthesisTransform(N, M)
+        self.h_a = HyperAnalysis(N, M)
+        self.h_s = HyperSynthesis(N, M)
+        self.entropy_bottleneck = FactorizedDensity(N)
+        self.gaussian_conditional = GaussianDensity()
+
+    # --- stages ----------------------------------------------------------------
+    def hyper_analysis(self, y: Tensor) -> Tensor:
+        return self.h_a(torch.abs(y))
+
+    def entropy_parameters(self, z_hat: Tensor) -> GaussianParams:
+        """z_hat -> (sigma, mu); computed in fp32 wherever h_s lives, never autocast."""
+        dev = next(self.h_s.parameters()).device
+        with torch.autocast(dev.type, enabled=False):
+            scales = self.h_s(z_hat.float().to(dev))
+        return GaussianParams(scales, torch.zeros_like(scales))
+
+    # --- compositions -------------------------------------------------------------
+    def forward(self, x: Tensor) -> RateDistortionOutput:
+        y = self.analysis(x)
+        z = self.hyper_analysis(y)
+        z_tilde = add_noise(z.float())
+        p = self.entropy_parameters(z_tilde)
+        y_tilde = add_noise(y.float())
+        return RateDistortionOutput(self.synthesis(y_tilde), {
+            "y": self.gaussian_conditional.likelihood(y_tilde, p.scales, p.means),
+            "z": self.entropy_bottleneck.likelihood(z_tilde)})
+
+    def compress(self, x: Tensor, dither: DitherFn = no_dither) -> Coded:
+        y = self.analysis(x)
+        z = to_cpu_f32(self.hyper_analysis(y))
+        y = to_cpu_f32(y)
+        cz = self.coder_factorized.encode(z, None)
+        p = self._cpu(self.entropy_parameters(cz.y_hat))
+        cy = FrozenGaussian().encode(y, p.scales, p.means, dither(0, tuple(y.shape)))
+        return Coded([cz.section, cy.section], self.synthesis(cy.y_hat), cz.bits + cy.bits)
+
+    def decompress(self, sections, shape: tuple[int, int], dither: DitherFn = no_dither) -> Tensor:
+        from ..errors import CorruptFile
+        if len(sections) != 2:
+            raise CorruptFile(f"expected 2 sections (z, y), found {len(sections)}")
+        h, w = shape[0] // 16, shape[1] // 16
+        z_shape = (1, self.N, h // 4, w // 4)
+        z_hat = self.coder_factorized.decode(sections[0], z_shape, None)
+        p = self._cpu(self.entropy_parameters(z_hat))
+        if tuple(p.means.shape[1:]) != (self.M, h, w):
+            raise CorruptFile("latent shapes do not match the image size")
+        y_hat = FrozenGaussian().decode(sections[1], p.scales, p.means, dither(0, tuple(p.means.shape)))
+        return self.synthesis(y_hat)
+
+    @staticmethod
+    def _cpu(p: GaussianParams) -> GaussianParams:
+        return GaussianParams(to_cpu_f32(p.scales), to_cpu_f32(p.means))
