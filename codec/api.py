@@ -1,0 +1,154 @@
+"""Python API: compress(image) -> bytes, decompress(bytes) -> image.
+
+This is the one place where device policy lives: the analysis and synthesis
+transforms (and h_a) run on CUDA when present, while everything that decides
+the entropy-coding parameters -- h_s, the factorized density and its tables --
+runs on the CPU in float32 on both sides, so a file encoded on one device
+decodes on another. Shipped checkpoints are found in ``checkpoints/`` of the
+repository or in the folder named by $CODEC_CHECKPOINTS.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from . import checkpoint as ckpt_io
+from . import container, models
+from .errors import BadCheckpoint, BadImage, ModelMismatch
+from .image import crop, load_rgb, pad, to_rgb8, to_tensor, to_uint8
+from .quantize import QuantizerKind, dither
+
+DEFAULT_MODEL = "mean-scale"
+DEFAULT_QUALITY = 3
+_CPU_MODULES = ("h_s", "entropy_bottleneck", "gaussian_conditional")
+
+
+def checkpoint_dir() -> Path:
+    env = os.environ.get("CODEC_CHECKPOINTS")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "checkpoints"
+
+
+def checkpoint_path(model: str, quality: int) -> Path:
+    return checkpoint_dir() / f"{model}-q{quality}.pt"
+
+
+def pick_device(device: str | None = None) -> torch.device:
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise BadCheckpoint("CUDA was requested but no GPU is available")
+    return torch.device(device)
+
+
+@dataclass
+class LoadedModel:
+    """A frozen model ready to code, with what identifies it in a file."""
+
+    net: models.CodecModel
+    name: str
+    model_id: int
+    quality: int
+    digest: bytes
+    card: dict
+    device: torch.device
+
+
+def load_model(path: str | Path | None = None, model: str = DEFAULT_MODEL,
+               quality: int = DEFAULT_QUALITY, device: str | None = None) -> LoadedModel:
+    """Load a checkpoint (default: the shipped one for model/quality)."""
+    path = Path(path) if path else checkpoint_path(model, quality)
+    c = ckpt_io.load(path)
+    if not c.tables:
+        raise BadCheckpoint(f"checkpoint {path} has no frozen coding tables (export it first)")
+    net = c.build_model()
+    dev = pick_device(device)
+    for name, child in net.named_children():
+        child.to("cpu" if name in _CPU_MODULES else dev)
+    cfg = c.resolved_config()
+    e = models.entry(c.model)
+    return LoadedModel(net, c.model, e.model_id, int(cfg.model.quality), c.digest(), c.card, dev)
+
+
+def _as_rgb(image) -> np.ndarray:
+    if isinstance(image, (str, Path)):
+        return load_rgb(image)
+    if isinstance(image, Image.Image):
+        return to_rgb8(image)
+    a = np.asarray(image)
+    if a.ndim != 3 or a.shape[2] != 3 or a.dtype != np.uint8:
+        raise BadImage("image array must be (H, W, 3) uint8 RGB")
+    if not (1 <= a.shape[0] <= container.MAX_SIDE and 1 <= a.shape[1] <= container.MAX_SIDE):
+        raise BadImage(f"image size {a.shape[0]}x{a.shape[1]} outside 1..{container.MAX_SIDE}")
+    return a
+
+
+def _dither_fn(quantizer: QuantizerKind, seed: int):
+    if quantizer == QuantizerKind.ROUND:
+        return lambda stream, shape: None
+    return lambda stream, shape: dither(seed, stream, shape)
+
+
+@dataclass
+class Compressed:
+    """Result of compression: file bytes, what the decoder will show, model bits."""
+
+    data: bytes
+    reconstruction: np.ndarray   # (H, W, 3) uint8, equal to decompress(data)
+    bits: float                  # -log2 P of the coded symbols under the coding models
+
+
+def compress_full(image, model: LoadedModel | None = None,
+                  quantizer: QuantizerKind = QuantizerKind.ROUND, seed: int | None = None) -> Compressed:
+    model = model or load_model()
+    rgb = _as_rgb(image)
+    H, W = rgb.shape[:2]
+    seed = secrets.randbits(63) if (seed is None and quantizer == QuantizerKind.UNIVERSAL) else (seed or 0)
+    x = pad(to_tensor(rgb), model.net.stride).to(model.device)
+    with torch.inference_mode():
+        coded = model.net.compress(x, _dither_fn(quantizer, seed))
+    header = container.Header(model.model_id, model.quality, model.digest, H, W, int(quantizer), seed)
+    data = container.pack(header, coded.sections)
+    return Compressed(data, to_uint8(crop(coded.x_hat, H, W)), coded.bits)
+
+
+def compress(image, model: LoadedModel | None = None,
+             quantizer: QuantizerKind = QuantizerKind.ROUND, seed: int | None = None) -> bytes:
+    """Compress an image (path, PIL image or (H, W, 3) uint8 array) to file bytes."""
+    return compress_full(image, model, quantizer, seed).data
+
+
+def model_for(header: container.Header, model: LoadedModel | None = None,
+              device: str | None = None) -> LoadedModel:
+    """The model a file needs: the given one if it matches, else a shipped one."""
+    if model is not None:
+        if model.model_id != header.model_id or model.digest != header.digest:
+            raise ModelMismatch(f"file was made with other weights ({models.entry_by_id(header.model_id).name}, "
+                                f"digest {header.digest.hex()}) than checkpoint digest {model.digest.hex()}")
+        return model
+    name = models.entry_by_id(header.model_id).name
+    candidates = [checkpoint_path(name, header.quality)]
+    candidates += sorted(p for p in checkpoint_dir().glob(f"{name}-q*.pt") if p not in candidates)
+    for path in candidates:
+        if path.is_file():
+            m = load_model(path, device=device)
+            if m.digest == header.digest:
+                return m
+    raise ModelMismatch(f"no checkpoint with digest {header.digest.hex()} for model '{name}' "
+                        f"in {checkpoint_dir()} (file made with other weights?)")
+
+
+def decompress(data: bytes, model: LoadedModel | None = None, device: str | None = None) -> np.ndarray:
+    """Decode file bytes to an (H, W, 3) uint8 RGB image."""
+    header, sections = container.unpack(data)
+    m = model_for(header, model, device)
+    s = m.net.stride
+    Hp, Wp = -(-header.height // s) * s, -(-header.width // s) * s
+    with torch.inference_mode():
+        x_hat = m.net.decompress(sections, (Hp, Wp), _dither_fn(QuantizerKind(header.quantizer), header.seed))
+    return to_uint8(crop(x_hat, header.height, header.width))

@@ -1,0 +1,169 @@
+"""Command line: argument parsing only; every action is a function elsewhere.
+
+Exit status 0 on success, 2 on bad input (one line on stderr, no traceback,
+no output file left behind), 1 on an internal error.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from .errors import CodecError
+
+
+class OutputExists(CodecError):
+    pass
+
+
+def write_atomic(path: Path, data: bytes, force: bool) -> None:
+    """Write via a temporary file and rename: never a partial output."""
+    if path.exists() and not force:
+        raise OutputExists(f"{path} exists (use --force to overwrite)")
+    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _encode_image(rgb, suffix: str) -> bytes:
+    import io
+    from PIL import Image
+    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP", ".tif": "TIFF",
+           ".tiff": "TIFF", ".ppm": "PPM"}.get(suffix.lower(), "PNG")
+    buf = io.BytesIO()
+    kw = {"lossless": True} if fmt == "WEBP" else ({"quality": 95} if fmt == "JPEG" else {})
+    Image.fromarray(rgb, "RGB").save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+def cmd_compress(a) -> None:
+    from . import api
+    from .quantize import QuantizerKind
+    out = Path(a.output) if a.output else Path(a.input).with_suffix(".lic")
+    if out.exists() and not a.force:
+        raise OutputExists(f"{out} exists (use --force to overwrite)")
+    model = api.load_model(a.checkpoint, a.model, a.quality, a.device)
+    q = QuantizerKind.UNIVERSAL if a.quantizer == "uq" else QuantizerKind.ROUND
+    data = api.compress(a.input, model, q, a.seed)
+    write_atomic(out, data, a.force)
+
+
+def cmd_decompress(a) -> None:
+    from . import api
+    out = Path(a.output) if a.output else Path(a.input).with_suffix(".png")
+    if out.exists() and not a.force:
+        raise OutputExists(f"{out} exists (use --force to overwrite)")
+    data = _read(a.input)
+    model = api.load_model(a.checkpoint, device=a.device) if a.checkpoint else None
+    rgb = api.decompress(data, model, a.device)
+    write_atomic(out, _encode_image(rgb, out.suffix), a.force)
+
+
+def _read(path: str) -> bytes:
+    p = Path(path)
+    if not p.is_file():
+        raise CodecError(f"{p}: no such file")
+    return p.read_bytes()
+
+
+def cmd_info(a) -> None:
+    from . import container, models
+    data = _read(a.input)
+    h, sections = container.unpack(data)
+    e = models.entry_by_id(h.model_id)
+    bits = 8 * len(data)
+    print(f"file:        {a.input} ({len(data)} bytes)")
+    print(f"format:      version {container.FORMAT_VERSION}")
+    print(f"model:       {e.name} (id {h.model_id}, quality {h.quality}, digest {h.digest.hex()})")
+    print(f"image:       {h.width}x{h.height} pixels, {bits / (h.width * h.height):.4f} bpp")
+    q = {0: "rounding", 1: f"universal quantization (seed {h.seed})"}[h.quantizer]
+    print(f"quantizer:   {q}")
+    for i, s in enumerate(sections):
+        print(f"section {i}:   latent {s.shape[0]}x{s.shape[1]}x{s.shape[2]}, symbols [{s.lo}, {s.hi}], "
+              f"{len(s.payload)} bytes")
+
+
+def cmd_train(a) -> None:
+    from . import config
+    from .train import train
+    cfg = config.load(a.config, a.set or [])
+    train(cfg, resume=a.resume, device=a.device)
+
+
+def cmd_export(a) -> None:
+    from .train import export
+    if Path(a.output).exists() and not a.force:
+        raise OutputExists(f"{a.output} exists (use --force to overwrite)")
+    export(a.run_checkpoint, a.output)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="codec", description="Learned image compression (Balle family).")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("compress", help="image -> compressed file")
+    c.add_argument("input")
+    c.add_argument("-o", "--output")
+    c.add_argument("--model", default="mean-scale", help="registry name (factorized, hyperprior, mean-scale)")
+    c.add_argument("--quality", type=int, default=3, help="quality index of a shipped checkpoint")
+    c.add_argument("--checkpoint", help="checkpoint file (overrides --model/--quality)")
+    c.add_argument("--quantizer", choices=("round", "uq"), default="round",
+                   help="test-time quantizer: rounding or universal quantization")
+    c.add_argument("--seed", type=int, help="dither seed for --quantizer uq (default: random)")
+    c.add_argument("--device", default="auto")
+    c.add_argument("-f", "--force", action="store_true", help="overwrite an existing output")
+    c.set_defaults(func=cmd_compress)
+
+    d = sub.add_parser("decompress", help="compressed file -> image (PNG unless the suffix says otherwise)")
+    d.add_argument("input")
+    d.add_argument("-o", "--output")
+    d.add_argument("--checkpoint", help="checkpoint file (default: the shipped one the file names)")
+    d.add_argument("--device", default="auto")
+    d.add_argument("-f", "--force", action="store_true")
+    d.set_defaults(func=cmd_decompress)
+
+    i = sub.add_parser("info", help="print a compressed file's header")
+    i.add_argument("input")
+    i.set_defaults(func=cmd_info)
+
+    t = sub.add_parser("train", help="train a model from a config file")
+    t.add_argument("--config", required=True)
+    t.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="override a config value")
+    t.add_argument("--resume", action="store_true", help="continue the run in train.out")
+    t.add_argument("--device", default=None)
+    t.set_defaults(func=cmd_train)
+
+    x = sub.add_parser("export", help="run checkpoint -> shipped inference checkpoint")
+    x.add_argument("run_checkpoint")
+    x.add_argument("output")
+    x.add_argument("-f", "--force", action="store_true")
+    x.set_defaults(func=cmd_export)
+
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except CodecError as e:
+        print(f"codec: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"codec: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("codec: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

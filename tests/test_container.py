@@ -1,0 +1,83 @@
+import pytest
+
+from codec import container
+from codec.container import Header, Section
+from codec.errors import CorruptFile
+
+HDR = Header(model_id=3, quality=3, digest=bytes(range(8)), height=17, width=31, quantizer=0)
+SECTIONS = [Section((4, 1, 1), -2, 3, b"\x01\x02\x03\x04"), Section((8, 2, 2), -1, 1, b"\xaa\xbb\xcc\xdd")]
+
+# Pinned bytes of format version 1. Changing them requires bumping FORMAT_VERSION.
+GOLDEN_V1 = (
+    "894c494301030003000102030405060711000000" "1f000000" "00" "02"
+    "040001000100" "feffffff" "03000000" "04000000"
+    "080002000200" "ffffffff" "01000000" "04000000"
+    "01020304" "aabbccdd"
+)
+
+
+def test_golden_bytes_pin_format_version_1():
+    data = container.pack(HDR, SECTIONS)
+    assert container.FORMAT_VERSION == 1
+    import zlib
+    body = bytes.fromhex(GOLDEN_V1)
+    assert data == body + zlib.crc32(body).to_bytes(4, "little")
+
+
+def test_golden_bytes_with_dither_seed():
+    h = Header(3, 3, bytes(8), 1, 1, 1, seed=0x0102030405060708)
+    data = container.pack(h, SECTIONS[:1])
+    assert data[24] == 1 and data[25:33] == bytes.fromhex("0807060504030201")
+    assert container.unpack(data)[0].seed == 0x0102030405060708
+
+
+def test_pack_unpack_roundtrip():
+    h, s = container.unpack(container.pack(HDR, SECTIONS))
+    assert h == HDR and s == SECTIONS
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: b"", "empty"),
+    (lambda d: b"PNG\x00" + d[4:], "magic"),
+    (lambda d: d[:10], "truncated"),
+    (lambda d: d[:-1], "truncated"),
+    (lambda d: d + b"\x00", "trailing"),
+    (lambda d: d[:4] + b"\x09" + d[5:], "version"),
+])
+def test_damaged_files_are_refused_with_a_reason(mutate, message):
+    with pytest.raises(CorruptFile, match=message):
+        container.unpack(mutate(container.pack(HDR, SECTIONS)))
+
+
+def test_every_single_flipped_byte_is_detected():
+    data = container.pack(HDR, SECTIONS)
+    for i in range(len(data)):
+        bad = bytearray(data)
+        bad[i] ^= 0x10
+        with pytest.raises(CorruptFile):
+            container.unpack(bytes(bad))
+
+
+def test_huge_dimensions_refused_before_allocation():
+    data = bytearray(container.pack(HDR, SECTIONS))
+    data[16:20] = (100000).to_bytes(4, "little")
+    data[20:24] = (100000).to_bytes(4, "little")
+    with pytest.raises(CorruptFile, match="100000x100000"):
+        container.unpack(bytes(data))
+
+
+def test_unknown_quantizer_and_missing_seed():
+    data = bytearray(container.pack(HDR, SECTIONS))
+    data[24] = 7
+    with pytest.raises(CorruptFile, match="quantizer id 7"):
+        container.unpack(bytes(data))
+    uq = container.pack(Header(3, 3, bytes(8), 1, 1, 1, seed=5), SECTIONS[:1])
+    with pytest.raises(CorruptFile, match="seed"):
+        container.unpack(uq[:29])
+
+
+def test_header_claiming_long_payload_is_truncation():
+    data = bytearray(container.pack(HDR, SECTIONS))
+    data[40:44] = (10 ** 9).to_bytes(4, "little")
+    with pytest.raises(CorruptFile, match="truncated"):
+        container.unpack(bytes(data))
