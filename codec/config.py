@@ -168,7 +168,9 @@ def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
 def validate_for_training(cfg: Config) -> None:
     """Checks that need the file system or cross-field knowledge."""
     from . import models
-    models.entry(cfg.model.name)
+    stride = models.entry(cfg.model.name).cls.stride
+    if cfg.data.crop % stride:
+        raise ConfigError(f"config key 'data.crop' must be a multiple of {stride} for model '{cfg.model.name}'")
     for key in ("train", "val"):
         p = getattr(cfg.data, key)
         if (key == "train" or p) and not Path(p).is_dir():

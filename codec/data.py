@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .image import IMAGE_SUFFIXES, load_rgb
+from .image import IMAGE_SUFFIXES, load_rgb, pad
 from .errors import CodecError
 
 
@@ -80,17 +80,15 @@ class ImageBank:
 
 
 def centre_crops(paths: list[Path], size: int) -> Tensor:
-    """Centre crops (at most size x size, cut to a multiple of 64) for validation."""
+    """Square centre crops of a common side (at most ``size``) for validation,
+    padded (edge replicate) to a multiple of 64 so every model accepts them:
+    (n, 3, S, S) in [0, 1]."""
+    imgs = [load_rgb(p, quiet=True) for p in paths]
+    if not imgs:
+        raise CodecError("no validation images")
+    s = min([size] + [min(a.shape[:2]) for a in imgs])
     crops = []
-    for p in paths:
-        img = load_rgb(p, quiet=True)
-        h, w = img.shape[:2]
-        s = max(64, min(size, h, w) // 64 * 64)
-        if min(h, w) < s:
-            continue
-        t, l = (h - s) // 2, (w - s) // 2
-        crops.append(torch.from_numpy(img[t:t + s, l:l + s].copy()).permute(2, 0, 1).float() / 255)
-    if not crops:
-        raise CodecError("no validation images of at least 64x64")
-    s = min(c.shape[-1] for c in crops)
-    return torch.stack([c[:, :s, :s] for c in crops])
+    for a in imgs:
+        t, l = (a.shape[0] - s) // 2, (a.shape[1] - s) // 2
+        crops.append(torch.from_numpy(a[t:t + s, l:l + s].copy()).permute(2, 0, 1).float() / 255)
+    return pad(torch.stack(crops), 64)

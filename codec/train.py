@@ -162,6 +162,11 @@ class Trainer:
         self.opt.load_state_dict(s["opt"])
         self.aux_opt.load_state_dict(s["aux_opt"])
         self.sched.load_state_dict(s["sched"])
+        # The config's schedule wins over the saved one, so a run can be
+        # resumed with a changed step budget (identical when unchanged).
+        from collections import Counter
+        self.sched.milestones = Counter(self.cfg.train.lr_milestones)
+        self.sched.gamma = self.cfg.train.lr_gamma
         self.step, self.best = int(s["step"]), float(s["best"])
         torch.set_rng_state(s["rng"]["torch"])
         self.gen.set_state(s["rng"]["sampler"])

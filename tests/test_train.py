@@ -1,0 +1,81 @@
+"""The trainer: a real short run, exact resume, NaN stop, export usable at once."""
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from codec import api, checkpoint as ckpt_io, config
+from codec.train import Trainer, TrainingDiverged, export, train
+from conftest import natural_like
+
+
+@pytest.fixture()
+def folder(tmp_path):
+    d = tmp_path / "imgs" / "sub"
+    d.mkdir(parents=True)
+    for i in range(5):
+        Image.fromarray(natural_like(48 + 8 * i, 64, seed=i)).save(d / f"{i}.png")
+    Image.fromarray(natural_like(20, 20)).save(d / "small.png")
+    (d / "broken.png").write_bytes(b"not an image")
+    return tmp_path / "imgs"
+
+
+def small_cfg(folder, out, name="mean-scale", steps=4):
+    cfg = config.Config()
+    cfg.model.name, cfg.model.N, cfg.model.M = name, 16, 24
+    cfg.data.train, cfg.data.crop, cfg.data.holdout, cfg.data.val_crop = str(folder), 64, 1, 64
+    t = cfg.train
+    t.batch, t.steps, t.lr, t.precision, t.seed = 2, steps, 1e-3, "fp32", 3
+    t.log_every = t.ckpt_every = t.val_every = t.image_every = 1
+    t.lr_milestones = [3]
+    t.out = str(out)
+    return cfg
+
+
+def weights(path):
+    return ckpt_io.load(path).state_dict
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_resume_gives_identical_weights(folder, tmp_path):
+    straight = train(small_cfg(folder, tmp_path / "a", steps=4), log=lambda s: None)
+    half = small_cfg(folder, tmp_path / "b", steps=2)
+    train(half, log=lambda s: None)
+    half.train.steps = 4
+    resumed = train(half, resume=True, log=lambda s: None)
+    a, b = weights(straight), weights(resumed)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_data_stats_and_export_usable(folder, tmp_path):
+    logs = []
+    cfg = small_cfg(folder, tmp_path / "r", name="factorized", steps=2)
+    cfg.train.export = str(tmp_path / "ship.pt")
+    train(cfg, log=logs.append)
+    assert "1 unreadable" in logs[0] and "2 padded" in logs[0]
+    assert list((tmp_path / "r" / "tb").glob("events.out.tfevents.*"))
+    m = api.load_model(tmp_path / "ship.pt", device="cpu")
+    img = natural_like(33, 47)
+    res = api.compress_full(img, m)
+    np.testing.assert_array_equal(api.decompress(res.data, m), res.reconstruction)
+    shipped = ckpt_io.load(tmp_path / "ship.pt")
+    assert shipped.train_state is None and shipped.tables
+    assert all(v.dtype == torch.float16 for v in shipped.state_dict.values() if v.is_floating_point())
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_nan_loss_stops_and_keeps_last_checkpoint(folder, tmp_path):
+    cfg = small_cfg(folder, tmp_path / "n", steps=3)
+    t = Trainer(cfg, log=lambda s: None)
+    t.train_step()
+    t.save()
+    before = weights(tmp_path / "n" / "last.pt")
+    with torch.no_grad():
+        next(t.net.g_a.parameters()).fill_(float("nan"))
+    with pytest.raises(TrainingDiverged, match="last good checkpoint"):
+        t.train_step()
+    after = weights(tmp_path / "n" / "last.pt")
+    assert all(torch.equal(before[k], after[k]) for k in before)
