@@ -99,12 +99,15 @@ class Compressed:
     """Result of compression: file bytes, what the decoder will show, model bits."""
 
     data: bytes
-    reconstruction: np.ndarray   # (H, W, 3) uint8, equal to decompress(data)
+    reconstruction: np.ndarray | None  # (H, W, 3) uint8, equal to decompress(data)
     bits: float                  # -log2 P of the coded symbols under the coding models
 
 
 def compress_full(image, model: LoadedModel | None = None,
-                  quantizer: QuantizerKind = QuantizerKind.ROUND, seed: int | None = None) -> Compressed:
+                  quantizer: QuantizerKind = QuantizerKind.ROUND, seed: int | None = None,
+                  reconstruct: bool = True) -> Compressed:
+    """Compress and (unless ``reconstruct`` is False) also synthesize what the
+    decoder will show, from the same dequantized latent the decoder rebuilds."""
     model = model or load_model()
     rgb = _as_rgb(image)
     H, W = rgb.shape[:2]
@@ -114,13 +117,17 @@ def compress_full(image, model: LoadedModel | None = None,
         coded = model.net.compress(x, _dither_fn(quantizer, seed))
     header = container.Header(model.model_id, model.quality, model.digest, H, W, int(quantizer), seed)
     data = container.pack(header, coded.sections)
-    return Compressed(data, to_uint8(crop(coded.x_hat, H, W)), coded.bits)
+    rec = None
+    if reconstruct:
+        with torch.inference_mode():
+            rec = to_uint8(crop(model.net.synthesis(coded.y_hat), H, W))
+    return Compressed(data, rec, coded.bits)
 
 
 def compress(image, model: LoadedModel | None = None,
              quantizer: QuantizerKind = QuantizerKind.ROUND, seed: int | None = None) -> bytes:
     """Compress an image (path, PIL image or (H, W, 3) uint8 array) to file bytes."""
-    return compress_full(image, model, quantizer, seed).data
+    return compress_full(image, model, quantizer, seed, reconstruct=False).data
 
 
 def model_for(header: container.Header, model: LoadedModel | None = None,

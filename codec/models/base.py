@@ -32,7 +32,7 @@ class Coded(NamedTuple):
     """Encoder result: the sections to store and what the decoder will rebuild."""
 
     sections: list[Section]
-    x_hat: Tensor      # (1, 3, H_pad, W_pad), equal to decompress() of the sections
+    y_hat: Tensor      # (1, M, h, w) dequantized latent; synthesis(y_hat) equals decompress()
     bits: float        # -log2 P of all coded symbols under the coding models
 
 

@@ -34,7 +34,7 @@ class FactorizedPrior(CodecModel):
     def compress(self, x: Tensor, dither: DitherFn = no_dither) -> Coded:
         y = to_cpu_f32(self.analysis(x))
         cy = self.coder_factorized.encode(y, dither(0, tuple(y.shape)))
-        return Coded([cy.section], self.synthesis(cy.y_hat), cy.bits)
+        return Coded([cy.section], cy.y_hat, cy.bits)
 
     def decompress(self, sections, shape: tuple[int, int], dither: DitherFn = no_dither) -> Tensor:
         h, w = shape[0] // self.stride, shape[1] // self.stride

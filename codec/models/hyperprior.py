@@ -72,7 +72,7 @@ class ScaleHyperprior(CodecModel):
         cz = self.coder_factorized.encode(z, None)
         p = self._cpu(self.entropy_parameters(cz.y_hat))
         cy = FrozenGaussian().encode(y, p.scales, p.means, dither(0, tuple(y.shape)))
-        return Coded([cz.section, cy.section], self.synthesis(cy.y_hat), cz.bits + cy.bits)
+        return Coded([cz.section, cy.section], cy.y_hat, cz.bits + cy.bits)
 
     def decompress(self, sections, shape: tuple[int, int], dither: DitherFn = no_dither) -> Tensor:
         from ..errors import CorruptFile
