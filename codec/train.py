@@ -24,6 +24,7 @@ from torch import Tensor
 
 from . import checkpoint as ckpt_io
 from . import models
+from .distributed import World, average_gradients, barrier, gather_objects, init_from_env, mean_over_ranks
 from .config import Config, validate_for_training
 from .data import ImageBank, centre_crops, list_images
 from .errors import CodecError
@@ -104,6 +105,11 @@ class Trainer:
         if t.threads:
             torch.set_num_threads(t.threads)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.world = init_from_env(self.device.type)
+        if self.device.type == "cuda" and self.world.active:
+            self.device = torch.device("cuda", self.world.local_rank)
+        if not self.world.main:
+            self.log = log = (lambda s: None)
         self.amp = autocast_dtype(t.precision, self.device)
         self.out = Path(t.out)
         self.out.mkdir(parents=True, exist_ok=True)
@@ -123,11 +129,19 @@ class Trainer:
             f"{s.padded} padded, {s.skipped_small} skipped as smaller than the crop), "
             f"{0 if self.val_x is None else len(self.val_x)} validation crops")
 
-        torch.manual_seed(t.seed)
-        self.gen = torch.Generator().manual_seed(t.seed)
+        torch.manual_seed(t.seed)  # same initial weights on every rank
         self.net = models.build(cfg.model.name, cfg.model.N, cfg.model.M).to(self.device)
         if t.channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
+        # crops and noise differ per rank; each rank's streams are checkpointed
+        torch.manual_seed(t.seed + 1000 * self.world.rank)
+        self.gen = torch.Generator().manual_seed(t.seed + 1000 * self.world.rank)
+        self.forward_net = self.net
+        if self.world.active:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+            DDP._set_params_and_buffers_to_ignore_for_model(
+                self.net, [n for n, _ in self.net.named_parameters() if n.endswith("quantiles")])
+            self.forward_net = DDP(self.net, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         main, aux = split_params(self.net)
         self.opt = torch.optim.Adam(main, lr=t.lr)
         self.aux_opt = torch.optim.Adam(aux, lr=t.aux_lr)
@@ -138,8 +152,9 @@ class Trainer:
             self._restore(ckpt_io.load(self.out / "last.pt"))
             log(f"resumed from {self.out / 'last.pt'} at step {self.step}")
         from torch.utils.tensorboard import SummaryWriter
-        self.tb = SummaryWriter(str(self.out / "tb"), purge_step=self.step if self.step else None)
-        if self.step == 0:
+        self.tb = SummaryWriter(str(self.out / "tb"), purge_step=self.step if self.step else None) \
+            if self.world.main else None
+        if self.step == 0 and self.world.main:
             import json
             self.tb.add_text("config", "```\n" + json.dumps(cfg.to_dict(), indent=2) + "\n```", 0)
             self.tb.add_text("meta", str(ckpt_io.package_meta()), 0)
@@ -148,7 +163,9 @@ class Trainer:
     def _state(self) -> ckpt_io.Checkpoint:
         rng = {"torch": torch.get_rng_state(), "sampler": self.gen.get_state()}
         if self.device.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+            rng["cuda"] = torch.cuda.get_rng_state(self.device).cpu()
+        ranks = gather_objects(rng, self.world)
+        rng = dict(ranks[0], ranks=ranks[1:]) if self.world.active else rng
         state = {"step": self.step, "best": self.best, "opt": self.opt.state_dict(),
                  "aux_opt": self.aux_opt.state_dict(), "sched": self.sched.state_dict(), "rng": rng}
         sd = {k: v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}
@@ -168,10 +185,13 @@ class Trainer:
         self.sched.milestones = Counter(self.cfg.train.lr_milestones)
         self.sched.gamma = self.cfg.train.lr_gamma
         self.step, self.best = int(s["step"]), float(s["best"])
-        torch.set_rng_state(s["rng"]["torch"])
-        self.gen.set_state(s["rng"]["sampler"])
-        if "cuda" in s["rng"] and self.device.type == "cuda":
-            torch.cuda.set_rng_state(s["rng"]["cuda"], self.device)
+        rng = s["rng"]
+        if self.world.rank > 0:
+            rng = rng["ranks"][self.world.rank - 1]
+        torch.set_rng_state(rng["torch"])
+        self.gen.set_state(rng["sampler"])
+        if "cuda" in rng and self.device.type == "cuda":
+            torch.cuda.set_rng_state(rng["cuda"], self.device)
 
     # --- steps ------------------------------------------------------------------
     def train_step(self) -> StepMetrics:
@@ -180,7 +200,7 @@ class Trainer:
         x = self.bank.batch(t.batch, self.gen).to(self.device)
         if t.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        loss, m = rd_loss(self.net, x, t.lmbda, t.distortion, self.amp)
+        loss, m = rd_loss(self.forward_net, x, t.lmbda, t.distortion, self.amp)
         if not torch.isfinite(loss):
             raise TrainingDiverged(f"loss is {float(loss)} at step {self.step}; "
                                    f"last good checkpoint kept at {self.out / 'last.pt'}")
@@ -192,10 +212,12 @@ class Trainer:
         aux = self.net.aux_loss()
         self.aux_opt.zero_grad(set_to_none=True)
         aux.backward()
+        average_gradients(self.aux_opt.param_groups[0]["params"], self.world)
         self.aux_opt.step()
         self.sched.step()
         self.step += 1
         m.aux = float(aux)
+        m.loss, m.bpp, m.mse, m.aux = mean_over_ranks([m.loss, m.bpp, m.mse, m.aux], self.world)
         return m
 
     @torch.no_grad()
@@ -214,33 +236,39 @@ class Trainer:
         return tot
 
     def save(self, name: str = "last.pt") -> Path:
+        """Collective (every rank must call it); rank 0 writes."""
         path = self.out / name
-        ckpt_io.save(self._state(), path)
+        state = self._state()
+        if self.world.main:
+            ckpt_io.save(state, path)
+        barrier(self.world)
         return path
 
     def _log(self, tag: str, m: StepMetrics) -> None:
+        if self.tb is None:
+            return
         for k, v in (("loss", m.loss), ("bpp", m.bpp), ("mse", m.mse), ("psnr", m.psnr), ("aux_loss", m.aux)):
             self.tb.add_scalar(f"{tag}/{k}", v, self.step)
 
     def run(self) -> Path:
         t = self.cfg.train
         from tqdm import tqdm
-        bar = tqdm(total=t.steps, initial=self.step, dynamic_ncols=True, disable=None)
+        bar = tqdm(total=t.steps, initial=self.step, dynamic_ncols=True, disable=None if self.world.main else True)
         t0, s0 = time.time(), self.step
         while self.step < t.steps:
             m = self.train_step()
             bar.update(1)
-            if self.step % t.log_every == 0:
+            if self.step % t.log_every == 0 and self.tb is not None:
                 rate = (self.step - s0) / max(time.time() - t0, 1e-9)
                 self._log("train", m)
                 self.tb.add_scalar("train/lr", self.opt.param_groups[0]["lr"], self.step)
                 self.tb.add_scalar("train/it_per_s", rate, self.step)
                 bar.set_postfix(loss=f"{m.loss:.3f}", bpp=f"{m.bpp:.3f}", psnr=f"{m.psnr:.2f}")
                 t0, s0 = time.time(), self.step
-            if self.step % t.image_every == 0 and self.val_x is not None:
+            if self.step % t.image_every == 0 and self.val_x is not None and self.tb is not None:
                 self._log_images()
             if self.step % t.val_every == 0 or self.step == t.steps:
-                v = self.validate()
+                v = self.validate()  # same crops, same weights: identical on every rank
                 if v is not None:
                     self._log("val", v)
                     if v.loss < self.best:
@@ -249,7 +277,8 @@ class Trainer:
             if self.step % t.ckpt_every == 0 or self.step == t.steps:
                 self.save()
         bar.close()
-        self.tb.flush()
+        if self.tb is not None:
+            self.tb.flush()
         return self.out / "last.pt"
 
     @torch.no_grad()
@@ -265,7 +294,7 @@ def train(cfg: Config, resume: bool = False, device: str | None = None, log=prin
     """Train (or resume) a run; export an inference checkpoint if configured."""
     trainer = Trainer(cfg, resume=resume, device=device, log=log)
     last = trainer.run()
-    if cfg.train.export:
+    if cfg.train.export and trainer.world.main:
         export(last, cfg.train.export)
         log(f"exported inference checkpoint to {cfg.train.export}")
     return last
