@@ -63,9 +63,14 @@ def load_model(path: str | Path | None = None, model: str = DEFAULT_MODEL,
                quality: int = DEFAULT_QUALITY, device: str | None = None) -> LoadedModel:
     """Load a checkpoint (default: the shipped one for model/quality)."""
     path = Path(path) if path else checkpoint_path(model, quality)
-    c = ckpt_io.load(path)
+    return model_from_checkpoint(ckpt_io.load(path), device, str(path))
+
+
+def model_from_checkpoint(c: ckpt_io.Checkpoint, device: str | None = None,
+                          where: str = "checkpoint") -> LoadedModel:
+    """A coding-ready model from an in-memory checkpoint with frozen tables."""
     if not c.tables:
-        raise BadCheckpoint(f"checkpoint {path} has no frozen coding tables (export it first)")
+        raise BadCheckpoint(f"{where} has no frozen coding tables (export it first)")
     net = c.build_model()
     dev = pick_device(device)
     for name, child in net.named_children():

@@ -26,9 +26,8 @@ MSSSIM_LAMBDAS = (2.40, 4.58, 8.73, 16.64, 31.73, 60.50, 115.37, 220.00)
 
 
 def channels_for_quality(model: str, quality: int) -> tuple[int, int]:
-    """(N, M) as in the published configurations: 128/192 low, 192/320 high."""
-    if model == "factorized":
-        return (128, 192) if quality <= 5 else (192, 320)
+    """(N, M) as in the published configurations: 128/192 for qualities 1-5,
+    192/320 for 6-8 (the same split for all three families)."""
     return (128, 192) if quality <= 5 else (192, 320)
 
 

@@ -146,6 +146,8 @@ class Trainer:
         self.opt = torch.optim.Adam(main, lr=t.lr)
         self.aux_opt = torch.optim.Adam(aux, lr=t.aux_lr)
         self.sched = torch.optim.lr_scheduler.MultiStepLR(self.opt, t.lr_milestones, t.lr_gamma)
+        # fp16 needs loss scaling; bf16 and fp32 do not
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp == torch.float16)
         self.step = 0
         self.best = float("inf")
         if resume and (self.out / "last.pt").is_file():
@@ -167,6 +169,7 @@ class Trainer:
         ranks = gather_objects(rng, self.world)
         rng = dict(ranks[0], ranks=ranks[1:]) if self.world.active else rng
         state = {"step": self.step, "best": self.best, "opt": self.opt.state_dict(),
+                 "scaler": self.scaler.state_dict(),
                  "aux_opt": self.aux_opt.state_dict(), "sched": self.sched.state_dict(), "rng": rng}
         sd = {k: v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}
         return ckpt_io.Checkpoint(self.cfg.model.name, self.cfg.to_dict(), sd, {},
@@ -179,6 +182,8 @@ class Trainer:
         self.opt.load_state_dict(s["opt"])
         self.aux_opt.load_state_dict(s["aux_opt"])
         self.sched.load_state_dict(s["sched"])
+        if s.get("scaler"):
+            self.scaler.load_state_dict(s["scaler"])
         # The config's schedule wins over the saved one, so a run can be
         # resumed with a changed step budget (identical when unchanged).
         from collections import Counter
@@ -205,10 +210,12 @@ class Trainer:
             raise TrainingDiverged(f"loss is {float(loss)} at step {self.step}; "
                                    f"last good checkpoint kept at {self.out / 'last.pt'}")
         self.opt.zero_grad(set_to_none=True)
-        loss.backward()
+        self.scaler.scale(loss).backward()
         if t.clip > 0:
+            self.scaler.unscale_(self.opt)
             torch.nn.utils.clip_grad_norm_(self.opt.param_groups[0]["params"], t.clip)
-        self.opt.step()
+        self.scaler.step(self.opt)
+        self.scaler.update()
         aux = self.net.aux_loss()
         self.aux_opt.zero_grad(set_to_none=True)
         aux.backward()
@@ -278,8 +285,32 @@ class Trainer:
                 self.save()
         bar.close()
         if self.tb is not None:
+            real = self.validate_bitstream()
+            if real is not None:
+                self.log(f"validation through the codec: {real[0]:.4f} bpp, {real[1]:.2f} dB PSNR")
             self.tb.flush()
         return self.out / "last.pt"
+
+    @torch.no_grad()
+    def validate_bitstream(self) -> tuple[float, float] | None:
+        """Real files, not estimates: mean (bpp, PSNR) of the validation crops
+        coded and decoded through the shipped form of the current weights."""
+        if self.val_x is None:
+            return None
+        from . import api
+        from .image import to_uint8
+        from .metrics import psnr
+        m = api.model_from_checkpoint(ckpt_io.for_inference(self._state()), str(self.device))
+        bpp, db = [], []
+        for i in range(len(self.val_x)):
+            rgb = to_uint8(self.val_x[i:i + 1])
+            res = api.compress_full(rgb, m)
+            bpp.append(8 * len(res.data) / (rgb.shape[0] * rgb.shape[1]))
+            db.append(psnr(rgb, res.reconstruction))
+        out = (sum(bpp) / len(bpp), sum(db) / len(db))
+        self.tb.add_scalar("val/real_bpp", out[0], self.step)
+        self.tb.add_scalar("val/real_psnr", out[1], self.step)
+        return out
 
     @torch.no_grad()
     def _log_images(self) -> None:

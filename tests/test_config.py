@@ -37,5 +37,16 @@ def test_missing_data_folder_is_named(tmp_path):
 
 def test_shipped_configs_parse():
     from pathlib import Path
-    for p in sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.toml")):
+    for p in sorted((Path(__file__).resolve().parents[1] / "configs").rglob("*.toml")):
         config.load(p)
+
+
+def test_zoo_configs_follow_the_lambda_table():
+    from pathlib import Path
+    zoo = sorted((Path(__file__).resolve().parents[1] / "configs" / "zoo").glob("*.toml"))
+    assert len(zoo) == 24
+    for p in zoo:
+        cfg = config.load(p)
+        q = cfg.model.quality
+        assert cfg.train.lmbda == config.MSE_LAMBDAS[q - 1], p
+        assert (cfg.model.N, cfg.model.M) == ((128, 192) if q <= 5 else (192, 320)), p
