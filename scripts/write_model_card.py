@@ -70,8 +70,9 @@ def main() -> None:
         ea.Reload()
         ev = ea.Scalars("train/loss")
         card["steps"] = int(ev[-1].step)
-        rates = [e.value for e in ea.Scalars("train/it_per_s")]
-        card["wall_time_h"] = round(card["steps"] / float(np.median(rates)) / 3600, 2)
+        # wall time: sum of gaps between logged steps, ignoring the pause of a resume
+        gaps = np.diff([e.wall_time for e in ev])
+        card["wall_time_h"] = round(float(gaps[gaps < 600].sum()) / 3600, 2)
     card.update(measure(path, a.kodak))
     c.card = card
     ckpt_io.save(c, path)
