@@ -146,10 +146,16 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("-f", "--force", action="store_true")
     x.set_defaults(func=cmd_export)
 
+    from .evaluate_cli import add_eval_parser
+    add_eval_parser(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+    # compressai calls torch.jit.script at import, which torch >= 2.10 flags as
+    # deprecated on every run; it is not the user's concern.
+    warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)
     args = build_parser().parse_args(argv)
     try:
         args.func(args)

@@ -284,23 +284,25 @@ class Trainer:
             if self.step % t.ckpt_every == 0 or self.step == t.steps:
                 self.save()
         bar.close()
+        real = self.validate_bitstream()
+        if real is not None:
+            self.log(f"validation through the codec: {real[0]:.4f} bpp, {real[1]:.2f} dB PSNR")
         if self.tb is not None:
-            real = self.validate_bitstream()
-            if real is not None:
-                self.log(f"validation through the codec: {real[0]:.4f} bpp, {real[1]:.2f} dB PSNR")
             self.tb.flush()
         return self.out / "last.pt"
 
     @torch.no_grad()
     def validate_bitstream(self) -> tuple[float, float] | None:
         """Real files, not estimates: mean (bpp, PSNR) of the validation crops
-        coded and decoded through the shipped form of the current weights."""
-        if self.val_x is None:
+        coded and decoded through the shipped form of the current weights.
+        Collective (every rank calls it); rank 0 measures and logs."""
+        state = self._state()
+        if self.val_x is None or not self.world.main:
             return None
         from . import api
         from .image import to_uint8
         from .metrics import psnr
-        m = api.model_from_checkpoint(ckpt_io.for_inference(self._state()), str(self.device))
+        m = api.model_from_checkpoint(ckpt_io.for_inference(state), str(self.device))
         bpp, db = [], []
         for i in range(len(self.val_x)):
             rgb = to_uint8(self.val_x[i:i + 1])

@@ -1,0 +1,388 @@
+"""Rate-distortion evaluation: learned models and classical codecs on a folder
+of images, through their real files, in one resumable run.
+
+For each curve (a learned model over its shipped qualities, or a classical
+codec over its sweep), each setting and each image, one row: file size, bpp,
+PSNR, MS-SSIM, encode and decode wall time, and for learned models the
+model's own rate estimate and whether the decode equalled the encoder's
+reconstruction. Rows are appended to ``results.csv`` as they finish, so an
+interrupted run loses at most the entries in flight; a later run with the
+same --out skips every (curve, setting, image) already there (images are
+known by file name: one --out per dataset). Everything is checked (folder,
+names, libraries, checkpoints) before anything is written.
+
+Classical codecs run over images in a process pool (one torch thread per
+worker for MS-SSIM; libjpeg, libwebp and OpenJPEG are single-threaded, so N
+workers fill N cores); learned models run in this process, one image at a
+time, since torch already uses every core. Timings taken with several
+workers share the machine; use --workers 1 for timings to quote.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import multiprocessing
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import classical, report
+from .errors import CodecError
+from .image import IMAGE_SUFFIXES, load_rgb
+from .metrics import MS_SSIM_MIN_SIDE, bpp, ms_ssim, ms_ssim_db, psnr
+from .report import Curve, CurveKind, Point, ResultsCSV, Row
+
+DEFAULT_CODECS = ("jpeg", "webp", "jpeg2000", "avif", "hevc")
+DEFAULT_ANCHORS = ("jpeg-420", "hevc-444")
+PUBLISHED_PREFIX = "compressai:"
+# Our model -> the CompressAI curve of the same architecture, decoded to 8 bits as ours are.
+PUBLISHED_MATCH = {"factorized": "bmshj2018-factorized-mse-8bit", "hyperprior": "bmshj2018-hyperprior-mse-8bit",
+                   "mean-scale": "mbt2018-mean-mse-8bit"}
+
+
+class NoImages(CodecError):
+    """The folder is missing, empty or holds no images."""
+
+
+class DecodeMismatch(CodecError):
+    """A learned decode differed from the encoder's reconstruction."""
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """One evaluation. None means "everything available" for models,
+    qualities and codecs, and "the default" for anchors and published."""
+
+    folder: Path
+    out: Path
+    models: tuple[str, ...] | None = None
+    qualities: tuple[int, ...] | None = None
+    codecs: tuple[str, ...] | None = None
+    anchors: tuple[str, ...] | None = None
+    published: tuple[str, ...] | None = None
+    workers: int | None = None
+    limit: int | None = None
+    device: str | None = None
+    progress: bool = True
+
+
+
+
+@dataclass(frozen=True)
+class LearnedRun:
+    model: str
+    quality: int
+    path: Path
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything validated: what will run and on what."""
+
+    images: tuple[Path, ...]
+    learned: tuple[LearnedRun, ...]
+    codecs: tuple[classical.ClassicalCodec, ...]
+    anchors: tuple[str, ...]          # curve names, ours or "compressai:<name>"
+    published: tuple[str, ...]        # keys of the published data file
+    notes: tuple[str, ...]
+
+
+@dataclass
+class EvalResult:
+    curves: list[Curve]
+    comparisons: list[report.Comparison]
+    computed: int                     # entries coded in this run
+    reused: int                       # entries found in results.csv
+    files: list[Path]
+
+
+# --- planning: every check before anything is written ------------------------
+
+def find_images(folder: Path, limit: int | None = None) -> tuple[list[Path], list[str]]:
+    """Image files of a folder, sorted, each checked readable; notes on what was skipped."""
+    if not folder.is_dir():
+        raise NoImages(f"{folder}: no such folder")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    if not files:
+        raise NoImages(f"{folder}: folder is empty")
+    images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+    others = [p.name for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
+    if not images:
+        raise NoImages(f"{folder}: no images ({len(others)} other file(s), e.g. {others[0]}; "
+                       f"looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
+    if limit is not None:
+        if limit < 1:
+            raise NoImages(f"--limit must be at least 1, not {limit}")
+        images = images[:limit]
+    notes = [f"skipped {len(others)} non-image file(s) in the folder: {', '.join(others[:5])}"] if others else []
+    small = [p.name for p in images if min(load_rgb(p, quiet=True).shape[:2]) < MS_SSIM_MIN_SIDE]
+    if small:
+        notes.append(f"MS-SSIM is undefined (NaN) below {MS_SSIM_MIN_SIDE} pixels a side: {', '.join(small[:5])}")
+    return images, notes
+
+
+def shipped_qualities(model: str) -> list[tuple[int, Path]]:
+    from .api import checkpoint_dir
+    pat = re.compile(rf"^{re.escape(model)}-q(\d+)\.pt$")
+    found = [(int(m.group(1)), p) for p in checkpoint_dir().glob(f"{model}-q*.pt") if (m := pat.match(p.name))]
+    return sorted(found)
+
+
+def _plan_learned(cfg: EvalConfig, notes: list[str]) -> list[LearnedRun]:
+    from . import models
+    from .api import checkpoint_dir
+    names = cfg.models if cfg.models is not None else tuple(models.registry())
+    runs = []
+    for name in names:
+        models.entry(name)                       # unknown names raise here
+        found = [(q, p) for q, p in shipped_qualities(name) if cfg.qualities is None or q in cfg.qualities]
+        if not found:
+            want = "" if cfg.qualities is None else f" with quality {', '.join(map(str, cfg.qualities))}"
+            if cfg.models is not None:
+                raise CodecError(f"no checkpoint for model '{name}'{want} in {checkpoint_dir()}")
+            notes.append(f"no checkpoint for model '{name}' in {checkpoint_dir()}: not evaluated")
+        runs += [LearnedRun(name, q, p) for q, p in found]
+    return runs
+
+
+def _plan_classical(cfg: EvalConfig, notes: list[str],
+                    learned: set[str]) -> tuple[list[classical.ClassicalCodec], list[str], list[str]]:
+    codecs = classical.resolve(cfg.codecs if cfg.codecs is not None else DEFAULT_CODECS)
+    anchors, published_anchors = [], []
+    for a in (cfg.anchors if cfg.anchors is not None else DEFAULT_ANCHORS):
+        if a.startswith(PUBLISHED_PREFIX):
+            published_anchors.append(a[len(PUBLISHED_PREFIX):])
+            anchors.append(a)
+        elif (name := classical.anchor_name(a)) is not None:
+            codec = classical.table()[name]
+            if cfg.anchors is None and codec.missing():
+                notes.append(f"default anchor {name} skipped: {codec.missing()}")
+                continue
+            codecs += [] if any(c.name == name for c in codecs) else [codec]
+            anchors.append(name)
+        elif a in learned:
+            anchors.append(a)
+        else:
+            raise classical.UnknownCodec(f"unknown anchor '{a}' (a codec: {', '.join(classical.known_names())}; "
+                                         f"a model being evaluated; or {PUBLISHED_PREFIX}<published curve>)")
+    usable = []
+    for c in codecs:
+        if cfg.codecs is None and c.missing() and c.name not in anchors:
+            notes.append(f"{c.name} skipped: {c.missing()}")
+            continue
+        c.check()                                # raises MissingLibrary naming the library
+        usable.append(c)
+    return usable, anchors, published_anchors
+
+
+def make_plan(cfg: EvalConfig) -> Plan:
+    images, notes = find_images(cfg.folder, cfg.limit)
+    learned = _plan_learned(cfg, notes)
+    codecs, anchors, pub_anchors = _plan_classical(cfg, notes, {r.model for r in learned})
+    available = report.load_published().curves
+    wanted = list(cfg.published) if cfg.published is not None else \
+        [PUBLISHED_MATCH[m] for m in dict.fromkeys(r.model for r in learned) if m in PUBLISHED_MATCH]
+    for name in wanted + pub_anchors:
+        if name not in available:
+            raise CodecError(f"unknown published curve '{name}' (known: {', '.join(available)})")
+    if not learned and not codecs:
+        raise CodecError("nothing to evaluate: no model checkpoints and no classical codecs")
+    return Plan(tuple(images), tuple(learned), tuple(codecs), tuple(anchors),
+                tuple(dict.fromkeys(wanted + pub_anchors)), tuple(notes))
+
+
+def _row(curve: str, setting: str, image: Path, rgb: np.ndarray, data: bytes, rec: np.ndarray,
+         enc_s: float, dec_s: float, est_bits: float = math.nan, decode_ok: bool = True) -> Row:
+    h, w = rgb.shape[:2]
+    s = ms_ssim(rgb, rec)
+    return Row(curve, setting, image.name, h, w, len(data), bpp(len(data), h, w), est_bits / (h * w),
+               psnr(rgb, rec), s, ms_ssim_db(s), enc_s, dec_s, decode_ok)
+
+
+# --- classical codecs: a process pool over images -------------------------------
+
+def _worker_init() -> None:
+    import signal
+
+    import torch
+    torch.set_num_threads(1)        # N single-threaded workers, not N x cores threads
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the parent's to handle: no worker tracebacks
+
+
+@contextlib.contextmanager
+def _one_torch_thread():
+    """The classical stage in this process: MS-SSIM of one image gains nothing
+    from threads, and idle-spinning torch threads slow it 100x on a busy machine."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def code_classical(task: tuple[str, tuple[str, ...], str]) -> list[Row]:
+    """One codec, the given settings, one image (runs in a worker)."""
+    name, settings, image = task
+    codec = classical.table()[name]
+    path = Path(image)
+    rgb = load_rgb(path, quiet=True)
+    rows = []
+    for s in settings:
+        t0 = time.perf_counter()
+        data = codec.encode(rgb, float(s))
+        t1 = time.perf_counter()
+        rec = codec.decode(data)
+        t2 = time.perf_counter()
+        if rec.shape != rgb.shape:
+            raise CodecError(f"{name} decoded {image} to {rec.shape}, expected {rgb.shape}")
+        rows.append(_row(name, s, path, rgb, data, rec, t1 - t0, t2 - t1))
+    return rows
+
+
+def _run_classical(plan: Plan, store: ResultsCSV, workers: int, bar) -> int:
+    tasks = []
+    for codec in plan.codecs:
+        for img in plan.images:
+            todo = tuple(s for s in map(classical.format_setting, codec.settings)
+                         if (codec.name, s, img.name) not in store.rows)
+            if todo:
+                tasks.append((codec.name, todo, str(img)))
+    done = 0
+    with contextlib.ExitStack() as stack:
+        if workers <= 1 or len(tasks) <= 1:
+            stack.enter_context(_one_torch_thread())
+            results = map(code_classical, tasks)
+        else:
+            ctx = multiprocessing.get_context("spawn")   # no fork after torch started its threads
+            pool = stack.enter_context(ctx.Pool(min(workers, len(tasks)), initializer=_worker_init))
+            results = pool.imap_unordered(code_classical, tasks)
+        for rows in results:
+            for r in rows:
+                store.add(r)
+            bar.update(len(rows))
+            done += len(rows)
+    return done
+
+
+# --- learned models: in this process, one image at a time -----------------------
+
+def _run_learned(plan: Plan, store: ResultsCSV, device: str | None, bar) -> int:
+    from . import api
+    done = 0
+    for run in plan.learned:
+        todo = [p for p in plan.images if (run.model, str(run.quality), p.name) not in store.rows]
+        if not todo:
+            continue
+        bar.set_postfix_str(f"{run.model} q{run.quality}")
+        model = api.load_model(run.path, run.model, run.quality, device)
+        for img in todo:
+            rgb = load_rgb(img, quiet=True)
+            # The file and what the encoder predicts the decoder will show; also a warm-up.
+            full = api.compress_full(rgb, model)
+            t0 = time.perf_counter()
+            api.compress(rgb, model)          # timed alone: no synthesis of a reconstruction
+            t1 = time.perf_counter()
+            rec = api.decompress(full.data, model)
+            t2 = time.perf_counter()
+            ok = np.array_equal(rec, full.reconstruction)
+            store.add(_row(run.model, str(run.quality), img, rgb, full.data, rec, t1 - t0, t2 - t1, full.bits, ok))
+            bar.update(1)
+            done += 1
+    return done
+
+
+# --- curves -------------------------------------------------------------------
+
+def _mean(rows: list[Row], attr: str) -> float:
+    return float(np.mean([getattr(r, attr) for r in rows]))
+
+
+def build_curve(name: str, label: str, kind: CurveKind, setting_name: str, settings: list[str],
+                rows: dict[tuple[str, str, str], Row], images: tuple[Path, ...]) -> Curve:
+    """Average each setting over the images of this run (rows of other images
+    in results.csv, e.g. from a run without --limit, are left out)."""
+    points = []
+    for s in settings:
+        sel = [rows[(name, s, p.name)] for p in images if (name, s, p.name) in rows]
+        if len(sel) < len(images):
+            continue
+        ms = _mean(sel, "ms_ssim")
+        points.append(Point(s, _mean(sel, "bpp"), _mean(sel, "psnr"), ms, ms_ssim_db(ms), _mean(sel, "est_bpp"),
+                            _mean(sel, "enc_s"), _mean(sel, "dec_s"), len(sel), all(r.decode_ok for r in sel)))
+    return Curve(name, label, kind, setting_name, points)
+
+
+def _curves(plan: Plan, rows, published: report.Published) -> list[Curve]:
+    from . import models
+    curves = []
+    for model in dict.fromkeys(r.model for r in plan.learned):
+        qs = [str(r.quality) for r in plan.learned if r.model == model]
+        label = f"{model} (ours; {models.entry(model).paper})"
+        curves.append(build_curve(model, label, CurveKind.LEARNED, "quality", qs, rows, plan.images))
+    for c in plan.codecs:
+        curves.append(build_curve(c.name, c.label, CurveKind.CLASSICAL, c.setting_name,
+                                  [classical.format_setting(s) for s in c.settings], rows, plan.images))
+    for name in plan.published:
+        p = published.curves[name]
+        curves.append(Curve(PUBLISHED_PREFIX + name, p.label, p.kind, p.setting_name, p.points, p.source))
+    return curves
+
+
+def _comparisons(plan: Plan, curves: list[Curve]) -> list[report.Comparison]:
+    by = {c.name: c for c in curves}
+    out = []
+    for c in curves:      # published curves too: they show what the anchors mean on this machine
+        if not c.points:
+            continue
+        against = [a for a in plan.anchors if a != c.name]
+        match = PUBLISHED_PREFIX + PUBLISHED_MATCH.get(c.name, "")
+        if c.kind == CurveKind.LEARNED and match in by and match not in against:
+            against.append(match)
+        out += [report.compare(c, by[a]) for a in against if by[a].points]
+    return out
+
+
+def _versions() -> tuple[str, ...]:
+    import torch
+    return (f"Python {sys.version.split()[0]}", f"torch {torch.__version__}") + classical.library_versions()
+
+
+def run(cfg: EvalConfig) -> EvalResult:
+    """Plan, code what results.csv lacks, then rewrite curves, summary and plots."""
+    from tqdm import tqdm
+    plan = make_plan(cfg)
+    for n in plan.notes:
+        print(f"note: {n}", file=sys.stderr)
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    store = ResultsCSV(cfg.out / "results.csv")
+    keys = [(r.model, str(r.quality), p.name) for r in plan.learned for p in plan.images]
+    keys += [(c.name, classical.format_setting(s), p.name)
+             for c in plan.codecs for s in c.settings for p in plan.images]
+    before = sum(k in store.rows for k in keys)
+    try:
+        with tqdm(total=len(keys), initial=before, unit="entry", disable=not cfg.progress, file=sys.stderr) as bar:
+            computed = _run_classical(plan, store, cfg.workers or os.cpu_count() or 1, bar)
+            computed += _run_learned(plan, store, cfg.device, bar)
+    finally:
+        store.close()
+    published = report.load_published()
+    curves = _curves(plan, store.rows, published)
+    comparisons = _comparisons(plan, curves)
+    dataset = cfg.folder.resolve().name
+    info = report.RunInfo(dataset, str(cfg.folder), tuple(p.name for p in plan.images), _versions(),
+                          plan.notes)
+    files = [store.path] + report.write_curves(cfg.out, curves, comparisons)
+    files += [report.write_summary(cfg.out, info, curves, comparisons, published)]
+    files += report.write_plots(cfg.out, curves, dataset)
+    bad = [f"{c.name} q{p.setting}" for c in curves if c.kind == CurveKind.LEARNED for p in c.points if not p.decode_ok]
+    if bad:
+        raise DecodeMismatch(f"decode differed from the encoder's reconstruction for {', '.join(bad)} "
+                             f"(column decode_ok in {store.path})")
+    return EvalResult(curves, comparisons, computed, before, files)

@@ -1,0 +1,65 @@
+"""Argument parsing for ``codec eval``; the work is codec.evaluate.run.
+
+    codec eval ../shared/data/kodak --models mean-scale,hyperprior,factorized \\
+        --codecs jpeg,webp,jpeg2000,avif,hevc --out results/kodak
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _names(text: str) -> tuple[str, ...]:
+    """'a,b' -> ('a', 'b'); 'none' or '' -> () (e.g. --models none: codecs only)."""
+    items = tuple(s.strip() for s in text.split(",") if s.strip())
+    return () if items in ((), ("none",)) else items
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(s) for s in _names(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got '{text}'") from None
+
+
+def cmd_eval(a) -> None:
+    from .evaluate import EvalConfig, run
+    folder = Path(a.folder)
+    cfg = EvalConfig(folder=folder, out=Path(a.out) if a.out else Path("results") / (folder.resolve().name or "eval"),
+                     models=a.models, qualities=a.qualities, codecs=a.codecs, anchors=a.anchors,
+                     published=a.published, workers=a.workers, limit=a.limit, device=a.device,
+                     progress=not a.quiet)
+    res = run(cfg)
+    print(f"{res.computed} entries coded, {res.reused} reused from {cfg.out / 'results.csv'}; "
+          f"summary: {cfg.out / 'summary.md'}", file=sys.stderr)
+
+
+def add_eval_parser(subparsers) -> None:
+    e = subparsers.add_parser(
+        "eval", help="rate-distortion curves of models and classical codecs on a folder of images",
+        description="Code every image of FOLDER with every shipped checkpoint and a quality sweep of each "
+                    "classical codec, through real files; write results.csv, curves/*.json, summary.md "
+                    "with BD-rates, and psnr.png / msssim_db.png under --out. Rerunning with the same "
+                    "--out resumes, skipping finished entries.")
+    e.add_argument("folder", help="folder of images (e.g. the 24 Kodak PNGs)")
+    e.add_argument("--models", type=_names, default=None,
+                   help="comma-separated model names, or 'none' (default: every model with a checkpoint)")
+    e.add_argument("--qualities", type=_ints, default=None,
+                   help="comma-separated quality indices (default: every shipped checkpoint)")
+    e.add_argument("--codecs", type=_names, default=None,
+                   help="classical codecs: jpeg (4:2:0 and 4:4:4), jpeg-420, jpeg-444, webp, jpeg2000, avif, "
+                        "avif-420, hevc (4:4:4), hevc-420, or 'none' (default: jpeg,webp,jpeg2000,avif,hevc "
+                        "where the library is present)")
+    e.add_argument("--anchors", type=_names, default=None,
+                   help="curves to report BD-rates against: codecs (run if not listed), models, or "
+                        "compressai:<published curve> (default: jpeg-420,hevc-444)")
+    e.add_argument("--published", type=_names, default=None,
+                   help="CompressAI curves to draw, or 'none' (default: those of the evaluated architectures)")
+    e.add_argument("--out", help="output folder (default: results/<folder name>)")
+    e.add_argument("--workers", type=int, default=None,
+                   help="processes for the classical codecs (default: CPU count; 1 for quotable timings)")
+    e.add_argument("--limit", type=int, default=None, help="use only the first N images (sorted by name)")
+    e.add_argument("--device", default=None, help="device for the learned models (default: CUDA when present)")
+    e.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    e.set_defaults(func=cmd_eval)
