@@ -19,9 +19,7 @@ file made with other weights is recognised before decoding.
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +29,7 @@ import torch
 from . import models
 from .config import Config, from_dict
 from .errors import BadCheckpoint
+from .fsio import atomic_open
 
 CHECKPOINT_SCHEMA = 1
 
@@ -97,16 +96,8 @@ def save(ckpt: Checkpoint, path: str | Path) -> None:
     payload = {"schema": CHECKPOINT_SCHEMA, "model": ckpt.model, "config": ckpt.config,
                "state_dict": ckpt.state_dict, "tables": ckpt.tables, "card": ckpt.card,
                "train_state": ckpt.train_state, "meta": ckpt.meta}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as f:
+        torch.save(payload, f)
 
 
 def load(path: str | Path) -> Checkpoint:

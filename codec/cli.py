@@ -6,30 +6,22 @@ no output file left behind), 1 on an internal error.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from .errors import CodecError
+from .fsio import write_atomic
 
 
 class OutputExists(CodecError):
     pass
 
 
-def write_atomic(path: Path, data: bytes, force: bool) -> None:
+def write_output(path: Path, data: bytes, force: bool) -> None:
     """Write via a temporary file and rename: never a partial output."""
     if path.exists() and not force:
         raise OutputExists(f"{path} exists (use --force to overwrite)")
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, data)
 
 
 def _encode_image(rgb, suffix: str) -> bytes:
@@ -52,7 +44,7 @@ def cmd_compress(a) -> None:
     model = api.load_model(a.checkpoint, a.model, a.quality, a.device)
     q = QuantizerKind.UNIVERSAL if a.quantizer == "uq" else QuantizerKind.ROUND
     data = api.compress(a.input, model, q, a.seed)
-    write_atomic(out, data, a.force)
+    write_output(out, data, a.force)
 
 
 def cmd_decompress(a) -> None:
@@ -63,7 +55,7 @@ def cmd_decompress(a) -> None:
     data = _read(a.input)
     model = api.load_model(a.checkpoint, device=a.device) if a.checkpoint else None
     rgb = api.decompress(data, model, a.device)
-    write_atomic(out, _encode_image(rgb, out.suffix), a.force)
+    write_output(out, _encode_image(rgb, out.suffix), a.force)
 
 
 def _read(path: str) -> bytes:

@@ -16,14 +16,13 @@ import enum
 import io
 import json
 import math
-import os
-import tempfile
 from dataclasses import astuple, dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
+from .fsio import write_atomic
 from .errors import CodecError
 from .metrics import BDUndefined, bd_psnr, bd_rate, quality_at_rate
 
@@ -209,18 +208,6 @@ class ResultsCSV:
 
 
 # --- files ------------------------------------------------------------------
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Temporary file and rename: an interrupted run never leaves half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
 
 def _finite(v):
     """JSON has no NaN/inf: write null instead."""

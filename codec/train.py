@@ -14,7 +14,6 @@ resumed run is the run that was interrupted (tested in fp32 on CPU).
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ from torch import Tensor
 
 from . import checkpoint as ckpt_io
 from . import models
-from .distributed import World, average_gradients, barrier, gather_objects, init_from_env, mean_over_ranks
+from .distributed import average_gradients, barrier, gather_objects, init_from_env, mean_over_ranks
 from .config import Config, validate_for_training
 from .data import ImageBank, centre_crops, list_images
 from .errors import CodecError

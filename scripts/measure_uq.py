@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import math
 import warnings
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -24,9 +23,9 @@ import torch
 from codec import api
 from codec.data import list_images
 from codec.image import load_rgb, pad, to_tensor
-from codec.metrics import psnr
+from codec.metrics import mse8, psnr
 from codec.models.hyperprior import ScaleHyperprior
-from codec.quantize import QuantizerKind, dither, quantize, dequantize
+from codec.quantize import QuantizerKind, dither
 
 
 @torch.inference_mode()
@@ -49,10 +48,6 @@ def training_estimate(m: api.LoadedModel, rgb: np.ndarray, seed: int) -> tuple[f
     x_tilde = net.synthesis(y_tilde)[..., :H, :W].clamp(0, 1).cpu()
     mse = float(((x_tilde - to_tensor(rgb)) ** 2).mean()) * 255 ** 2
     return bits, mse
-
-
-def mse8(a: np.ndarray, b: np.ndarray) -> float:
-    return float(((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean())
 
 
 def main() -> None:

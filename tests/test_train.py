@@ -5,7 +5,7 @@ import torch
 from PIL import Image
 
 from codec import api, checkpoint as ckpt_io, config
-from codec.train import Trainer, TrainingDiverged, export, train
+from codec.train import Trainer, TrainingDiverged, train
 from conftest import natural_like
 
 
