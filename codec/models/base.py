@@ -73,7 +73,13 @@ class CodecModel(nn.Module):
 
 
 def to_cpu_f32(t: Tensor) -> Tensor:
-    return t.detach().float().cpu()
+    """Latents leave the transforms as contiguous NCHW fp32 on the CPU.
+
+    Contiguity matters: the decoder rebuilds latents from the range coder in
+    NCHW, and h_s must see the same memory layout on both sides, or oneDNN may
+    pick another convolution algorithm and the entropy parameters differ in
+    the last bits (observed with channels_last inputs: decode fails)."""
+    return t.detach().float().cpu().contiguous()
 
 
 def rate_bits(likelihoods: dict[str, Tensor]) -> Tensor:
