@@ -24,6 +24,7 @@ from codec import api
 from codec.data import list_images
 from codec.image import load_rgb, pad, to_tensor
 from codec.metrics import mse8, psnr
+from codec.models.base import to_cpu_f32
 from codec.models.hyperprior import ScaleHyperprior
 from codec.quantize import QuantizerKind, dither
 
@@ -34,11 +35,12 @@ def training_estimate(m: api.LoadedModel, rgb: np.ndarray, seed: int) -> tuple[f
     H, W = rgb.shape[:2]
     x = pad(to_tensor(rgb), m.net.stride).to(m.device)
     net = m.net
-    y = net.analysis(x).float().cpu()
+    y_dev = net.analysis(x)
+    y = to_cpu_f32(y_dev)
     u = dither(seed, 0, tuple(y.shape))
     y_tilde = y + u
     if isinstance(net, ScaleHyperprior):
-        z = net.hyper_analysis(net.analysis(x)).float().cpu()
+        z = to_cpu_f32(net.hyper_analysis(y_dev))
         cz = net.coder_factorized.encode(z, None)   # z is rounded in the file too
         p = net.entropy_parameters(cz.y_hat)
         lik = net.gaussian_conditional.likelihood(y_tilde, p.scales.cpu(), p.means.cpu())

@@ -49,9 +49,9 @@ class CodecModel(nn.Module):
     # --- frozen coding state -------------------------------------------------
     def freeze(self) -> dict[str, dict[str, Tensor]]:
         """Build the coding tables from the trained densities (once, after training)."""
-        tables = self.entropy_bottleneck.tables()
-        self.load_tables({"entropy_bottleneck": tables.to_dict()})
-        return {"entropy_bottleneck": tables.to_dict()}
+        tables = {"entropy_bottleneck": self.entropy_bottleneck.tables().to_dict()}
+        self.load_tables(tables)
+        return tables
 
     def load_tables(self, tables: dict[str, dict[str, Tensor]]) -> None:
         from ..entropy import FactorizedTables, FrozenFactorized
