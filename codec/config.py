@@ -70,6 +70,8 @@ class TrainConfig:
     ckpt_every: int = 500
     out: str = "runs/default"      # run folder: checkpoints, TensorBoard events
     export: str = ""               # inference checkpoint written at the end
+    init: str = ""                 # warm start: weights of this checkpoint (run or shipped),
+                                   # fresh optimizer and step 0; ignored when resuming
 
 
 @dataclass
@@ -174,6 +176,8 @@ def validate_for_training(cfg: Config) -> None:
         p = getattr(cfg.data, key)
         if (key == "train" or p) and not Path(p).is_dir():
             raise ConfigError(f"config key 'data.{key}': folder not found: {p or '(empty)'}")
+    if cfg.train.init and not Path(cfg.train.init).is_file():
+        raise ConfigError(f"config key 'train.init': checkpoint not found: {cfg.train.init}")
     if cfg.train.distortion not in ("mse", "ms-ssim"):
         raise ConfigError("config key 'train.distortion' must be 'mse' or 'ms-ssim'")
     if cfg.train.precision not in ("auto", "fp32", "bf16", "fp16"):

@@ -129,7 +129,11 @@ class Trainer:
             f"{0 if self.val_x is None else len(self.val_x)} validation crops")
 
         torch.manual_seed(t.seed)  # same initial weights on every rank
-        self.net = models.build(cfg.model.name, cfg.model.N, cfg.model.M).to(self.device)
+        self.net = models.build(cfg.model.name, cfg.model.N, cfg.model.M)
+        if t.init and not (resume and (self.out / "last.pt").is_file()):
+            warm_start(self.net, cfg, t.init)
+            log(f"weights initialised from {t.init}")
+        self.net = self.net.to(self.device)
         if t.channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
         # crops and noise differ per rank; each rank's streams are checkpointed
@@ -320,6 +324,23 @@ class Trainer:
         with torch.autocast(x.device.type, dtype=self.amp or torch.float32, enabled=self.amp is not None):
             x_hat = self.net(x).x_hat.float().clamp(0, 1)
         self.tb.add_images("val/original_reconstruction", torch.cat([x, x_hat]), self.step)
+
+
+def warm_start(net: torch.nn.Module, cfg: Config, path: str) -> None:
+    """Load another checkpoint's weights into ``net`` (fp32) before training.
+
+    The usual shortcuts: continue a finished run with a new schedule, or
+    fine-tune a lower-rate model from a higher-rate one. The architecture must
+    match exactly (name, N, M); optimizer state and step are not taken, and
+    frozen coding tables are ignored (they are rebuilt at export).
+    """
+    c = ckpt_io.load(path)
+    mine = (cfg.model.name, cfg.model.N, cfg.model.M)
+    theirs = (c.model, c.config.get("model", {}).get("N"), c.config.get("model", {}).get("M"))
+    if mine != theirs:
+        raise CodecError(f"train.init {path} holds {theirs[0]} N={theirs[1]} M={theirs[2]}, "
+                         f"the config asks for {mine[0]} N={mine[1]} M={mine[2]}")
+    net.load_state_dict(c.build_model().state_dict(), strict=False)
 
 
 def train(cfg: Config, resume: bool = False, device: str | None = None, log=print) -> Path:

@@ -50,3 +50,27 @@ def test_zoo_configs_follow_the_lambda_table():
         q = cfg.model.quality
         assert cfg.train.lmbda == config.MSE_LAMBDAS[q - 1], p
         assert (cfg.model.N, cfg.model.M) == ((128, 192) if q <= 5 else (192, 320)), p
+
+
+def test_zoo_fine_tunes_within_a_channel_group_in_order():
+    """Every init names a run of the same model and N/M, and train_zoo runs it first."""
+    import importlib.util
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("train_zoo", root / "scripts" / "train_zoo.py")
+    tz = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tz)
+    cfgs = {p.stem: config.load(p) for p in sorted((root / "configs" / "zoo").glob("*.toml"))}
+    order = tz.ordered(cfgs)
+    assert sorted(order) == sorted(cfgs)
+    by_out = {c.train.out + "/last.pt": k for k, c in cfgs.items()}
+    sources = 0
+    for name, c in cfgs.items():
+        if c.train.init:
+            src = by_out[c.train.init]
+            s = cfgs[src]
+            assert (s.model.name, s.model.N, s.model.M) == (c.model.name, c.model.N, c.model.M)
+            assert s.train.lmbda > c.train.lmbda and not s.train.init
+            assert order.index(src) < order.index(name)
+            sources += 1
+    assert sources == 18  # 6 per family fine-tuned; q5 and q8 from scratch

@@ -79,3 +79,29 @@ def test_nan_loss_stops_and_keeps_last_checkpoint(folder, tmp_path):
         t.train_step()
     after = weights(tmp_path / "n" / "last.pt")
     assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_init_warm_starts_from_weights_not_state(folder, tmp_path):
+    """train.init takes another run's (or a shipped fp16) weights, not its step or optimizer."""
+    first = small_cfg(folder, tmp_path / "a", steps=2)
+    first.train.export = str(tmp_path / "ship.pt")
+    train(first, log=lambda s: None)
+    for src in (tmp_path / "a" / "last.pt", tmp_path / "ship.pt"):
+        cfg = small_cfg(folder, tmp_path / f"b-{src.stem}", steps=1)
+        cfg.train.init = str(src)
+        tr = Trainer(cfg, log=lambda s: None)
+        assert tr.step == 0
+        want = ckpt_io.load(src).build_model().state_dict()
+        got = tr.net.state_dict()
+        for k, v in want.items():
+            if v.is_floating_point() and not k.split(".")[-1].startswith("_"):
+                assert torch.equal(got[k].cpu().float(), v.float()), k
+    other = small_cfg(folder, tmp_path / "c", steps=1)
+    other.model.M = 32
+    other.train.init = str(tmp_path / "ship.pt")
+    with pytest.raises(Exception, match="N=16 M=24"):
+        Trainer(other, log=lambda s: None)
+    other.train.init = str(tmp_path / "missing.pt")
+    with pytest.raises(config.ConfigError, match="train.init"):
+        Trainer(other, log=lambda s: None)
