@@ -38,6 +38,12 @@ def checkpoint_path(model: str, quality: int) -> Path:
     return checkpoint_dir() / f"{model}-q{quality}.pt"
 
 
+def shipped_checkpoints() -> list[Path]:
+    """The shipped checkpoints, ``<model>-q<quality>.pt`` in the checkpoint folder."""
+    d = checkpoint_dir()
+    return sorted(d.glob("*-q*.pt")) if d.is_dir() else []
+
+
 def pick_device(device: str | None = None) -> torch.device:
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -62,7 +68,13 @@ class LoadedModel:
 def load_model(path: str | Path | None = None, model: str = DEFAULT_MODEL,
                quality: int = DEFAULT_QUALITY, device: str | None = None) -> LoadedModel:
     """Load a checkpoint (default: the shipped one for model/quality)."""
-    path = Path(path) if path else checkpoint_path(model, quality)
+    if path is None:
+        path = checkpoint_path(model, quality)
+        if not path.is_file():
+            shipped = ", ".join(p.stem for p in shipped_checkpoints()) or "none"
+            raise BadCheckpoint(f"no shipped checkpoint for {model} quality {quality} "
+                                f"(shipped: {shipped}); use --checkpoint FILE")
+    path = Path(path)
     return model_from_checkpoint(ckpt_io.load(path), device, str(path))
 
 

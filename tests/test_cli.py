@@ -93,6 +93,13 @@ def test_missing_and_corrupt_checkpoint(tmp_path, png, capsys):
     assert not (tmp_path / "a.lic").exists()
 
 
+def test_unshipped_model_quality_names_what_is_shipped(tmp_path, png, env_ckpts, capsys):
+    shipped = sorted(p.stem for p in env_ckpts.glob("*-q*.pt"))
+    err = run_err(["compress", str(png), "-o", str(tmp_path / "a.lic"), "--quality", "7"], capsys)
+    assert "no shipped checkpoint for mean-scale quality 7" in err and shipped[0] in err
+    assert not (tmp_path / "a.lic").exists()
+
+
 def test_non_image_passed_to_compress(tmp_path, env_ckpts, capsys):
     txt = tmp_path / "notes.txt"
     txt.write_text("hello")
