@@ -7,7 +7,8 @@ checkpoint's `card` (the digest covers weights and tables only, so files
 stay decodable) and writes <checkpoint>.md beside it.
 
     python scripts/write_model_card.py checkpoints/mean-scale-q3.pt ../shared/data/kodak \
-        --run runs/mean-scale-q3 --command "codec train --config configs/mean-scale-q3.toml"
+        --run runs/mean-scale-q3 --run runs/mean-scale-q3-stage2 \
+        --command "codec train --config configs/mean-scale-q3.toml"
 """
 from __future__ import annotations
 
@@ -50,7 +51,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("checkpoint")
     ap.add_argument("kodak")
-    ap.add_argument("--run", help="run folder: steps and wall time are read from its TensorBoard log")
+    ap.add_argument("--run", action="append", default=[],
+                    help="run folder: steps and wall time are read from its TensorBoard log; "
+                         "repeat it for a model trained in stages (train.init), first stage first")
     ap.add_argument("--command", default="")
     ap.add_argument("--data", default="../shared/data/train (257 photos, 8 held out; never Kodak)")
     ap.add_argument("--device-name", default=f"CPU ({torch.get_num_threads()} threads)")
@@ -64,15 +67,23 @@ def main() -> None:
                  "lambda": cfg.train.lmbda, "data": a.data, "device": a.device_name, "command": a.command,
                  "crop": cfg.data.crop, "batch": cfg.train.batch, "lr": cfg.train.lr,
                  "lr_milestones": cfg.train.lr_milestones})
+    if cfg.train.init:
+        card["init"] = cfg.train.init
     if a.run:
         from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-        ea = EventAccumulator(str(Path(a.run) / "tb"))
-        ea.Reload()
-        ev = ea.Scalars("train/loss")
-        card["steps"] = int(ev[-1].step)
-        # wall time: sum of gaps between logged steps, ignoring the pause of a resume
-        gaps = np.diff([e.wall_time for e in ev])
-        card["wall_time_h"] = round(float(gaps[gaps < 600].sum()) / 3600, 2)
+        steps, hours = [], []
+        for run in a.run:
+            ea = EventAccumulator(str(Path(run) / "tb"))
+            ea.Reload()
+            ev = ea.Scalars("train/loss")
+            steps.append(int(ev[-1].step))
+            # wall time: sum of gaps between logged steps, ignoring the pause of a resume
+            gaps = np.diff([e.wall_time for e in ev])
+            hours.append(float(gaps[gaps < 600].sum()) / 3600)
+        card["steps"] = sum(steps)
+        card["wall_time_h"] = round(sum(hours), 2)
+        if len(a.run) > 1:
+            card["stages"] = " + ".join(f"{s} steps ({r}, {h:.2f} h)" for s, r, h in zip(steps, a.run, hours))
     card.update(measure(path, a.kodak))
     c.card = card
     ckpt_io.save(c, path)
