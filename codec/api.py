@@ -10,6 +10,7 @@ repository or in the folder named by $CODEC_CHECKPOINTS.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,10 +39,12 @@ def checkpoint_path(model: str, quality: int) -> Path:
     return checkpoint_dir() / f"{model}-q{quality}.pt"
 
 
-def shipped_checkpoints() -> list[Path]:
-    """The shipped checkpoints, ``<model>-q<quality>.pt`` in the checkpoint folder."""
+def shipped_checkpoints() -> list[tuple[str, int, Path]]:
+    """(model, quality, path) of every ``<model>-q<quality>.pt`` in the checkpoint folder, sorted."""
     d = checkpoint_dir()
-    return sorted(d.glob("*-q*.pt")) if d.is_dir() else []
+    found = [(m.group(1), int(m.group(2)), p) for p in d.glob("*-q*.pt")
+             if (m := re.fullmatch(r"(.+)-q(\d+)\.pt", p.name))] if d.is_dir() else []
+    return sorted(found)
 
 
 def pick_device(device: str | None = None) -> torch.device:
@@ -71,7 +74,7 @@ def load_model(path: str | Path | None = None, model: str = DEFAULT_MODEL,
     if path is None:
         path = checkpoint_path(model, quality)
         if not path.is_file():
-            shipped = ", ".join(p.stem for p in shipped_checkpoints()) or "none"
+            shipped = ", ".join(p.stem for _, _, p in shipped_checkpoints()) or "none"
             raise BadCheckpoint(f"no shipped checkpoint for {model} quality {quality} "
                                 f"(shipped: {shipped}); use --checkpoint FILE")
     path = Path(path)

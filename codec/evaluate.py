@@ -23,7 +23,6 @@ import contextlib
 import math
 import multiprocessing
 import os
-import re
 import sys
 import time
 from dataclasses import dataclass
@@ -127,10 +126,8 @@ def find_images(folder: Path, limit: int | None = None) -> tuple[list[Path], lis
 
 
 def shipped_qualities(model: str) -> list[tuple[int, Path]]:
-    from .api import checkpoint_dir
-    pat = re.compile(rf"^{re.escape(model)}-q(\d+)\.pt$")
-    found = [(int(m.group(1)), p) for p in checkpoint_dir().glob(f"{model}-q*.pt") if (m := pat.match(p.name))]
-    return sorted(found)
+    from .api import shipped_checkpoints
+    return [(q, p) for name, q, p in shipped_checkpoints() if name == model]
 
 
 def _plan_learned(cfg: EvalConfig, notes: list[str]) -> list[LearnedRun]:
@@ -273,6 +270,26 @@ def _run_classical(plan: Plan, store: ResultsCSV, workers: int, bar) -> int:
 
 # --- learned models: in this process, one image at a time -----------------------
 
+def code_learned(model, img: Path, curve: str, setting: str) -> Row:
+    """Code one image with a loaded model (``api.LoadedModel``) through the real file.
+
+    The row's time to encode is ``api.compress`` alone (no synthesis of a
+    reconstruction), its decode check compares the decoded image with the
+    reconstruction the encoder predicted.
+    """
+    from . import api
+    rgb = load_rgb(img, quiet=True)
+    # The file and what the encoder predicts the decoder will show; also a warm-up.
+    full = api.compress_full(rgb, model)
+    t0 = time.perf_counter()
+    api.compress(rgb, model)
+    t1 = time.perf_counter()
+    rec = api.decompress(full.data, model)
+    t2 = time.perf_counter()
+    ok = np.array_equal(rec, full.reconstruction)
+    return _row(curve, setting, img, rgb, full.data, rec, t1 - t0, t2 - t1, full.bits, ok)
+
+
 def _run_learned(plan: Plan, store: ResultsCSV, device: str | None, bar) -> int:
     from . import api
     done = 0
@@ -283,16 +300,7 @@ def _run_learned(plan: Plan, store: ResultsCSV, device: str | None, bar) -> int:
         bar.set_postfix_str(f"{run.model} q{run.quality}")
         model = api.load_model(run.path, run.model, run.quality, device)
         for img in todo:
-            rgb = load_rgb(img, quiet=True)
-            # The file and what the encoder predicts the decoder will show; also a warm-up.
-            full = api.compress_full(rgb, model)
-            t0 = time.perf_counter()
-            api.compress(rgb, model)          # timed alone: no synthesis of a reconstruction
-            t1 = time.perf_counter()
-            rec = api.decompress(full.data, model)
-            t2 = time.perf_counter()
-            ok = np.array_equal(rec, full.reconstruction)
-            store.add(_row(run.model, str(run.quality), img, rgb, full.data, rec, t1 - t0, t2 - t1, full.bits, ok))
+            store.add(code_learned(model, img, run.model, str(run.quality)))
             bar.update(1)
             done += 1
     return done
