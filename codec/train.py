@@ -112,6 +112,7 @@ class Trainer:
         self.amp = autocast_dtype(t.precision, self.device)
         self.out = Path(t.out)
         self.out.mkdir(parents=True, exist_ok=True)
+        resuming = resume and (self.out / "last.pt").is_file()
 
         paths = list_images(cfg.data.train)
         if cfg.data.val:
@@ -130,7 +131,7 @@ class Trainer:
 
         torch.manual_seed(t.seed)  # same initial weights on every rank
         self.net = models.build(cfg.model.name, cfg.model.N, cfg.model.M)
-        if t.init and not (resume and (self.out / "last.pt").is_file()):
+        if t.init and not resuming:
             warm_start(self.net, cfg, t.init)
             log(f"weights initialised from {t.init}")
         self.net = self.net.to(self.device)
@@ -153,7 +154,7 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp == torch.float16)
         self.step = 0
         self.best = float("inf")
-        if resume and (self.out / "last.pt").is_file():
+        if resuming:
             self._restore(ckpt_io.load(self.out / "last.pt"))
             log(f"resumed from {self.out / 'last.pt'} at step {self.step}")
         from torch.utils.tensorboard import SummaryWriter
