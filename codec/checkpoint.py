@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from . import models
-from .config import Config, from_dict
+from .training.config import Config, from_dict
 from .errors import BadCheckpoint
 from .fsio import atomic_open
 

@@ -83,14 +83,14 @@ def cmd_info(a) -> None:
 
 
 def cmd_train(a) -> None:
-    from . import config
-    from .train import train
+    from .training import config
+    from .training.train import train
     cfg = config.load(a.config, a.set or [])
     train(cfg, resume=a.resume, device=a.device)
 
 
 def cmd_export(a) -> None:
-    from .train import export
+    from .training.train import export
     if Path(a.output).exists() and not a.force:
         raise OutputExists(f"{a.output} exists (use --force to overwrite)")
     export(a.run_checkpoint, a.output)
@@ -138,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("-f", "--force", action="store_true")
     x.set_defaults(func=cmd_export)
 
-    from .evaluate_cli import add_eval_parser
+    from .evaluation.cli import add_eval_parser
     add_eval_parser(sub)
     return p
 

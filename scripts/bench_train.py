@@ -2,7 +2,7 @@
 
 The baseline is written the way compressai's example trainer is: a Dataset
 that opens and decodes an image file per sample with a random crop, a
-DataLoader, fp32 NCHW, Adam + a separate aux Adam. Ours is `codec.train.Trainer`
+DataLoader, fp32 NCHW, Adam + a separate aux Adam. Ours is `codec.training.train.Trainer`
 with its defaults (in-memory crops, channels_last, precision 'auto'). Same
 model (mean-scale, N=128, M=192), same batch (8 x 256x256), same data folder,
 same number of steps; each runs in its own process so peak RSS is its own.
@@ -80,8 +80,8 @@ def baseline(folder: str, steps: int, batch: int, crop: int, seed: int) -> dict:
 
 
 def ours(folder: str, steps: int, batch: int, crop: int, seed: int, out: str) -> dict:
-    from codec.config import Config
-    from codec.train import Trainer
+    from codec.training.config import Config
+    from codec.training.train import Trainer
     cfg = Config()
     cfg.model.name = "mean-scale"
     cfg.data.train, cfg.data.crop, cfg.data.holdout = folder, crop, 0

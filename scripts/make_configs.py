@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from codec.config import MSE_LAMBDAS, channels_for_quality
+from codec.training.config import MSE_LAMBDAS, channels_for_quality
 
 TEMPLATE = """\
 # {model}, quality {q}: lambda {lmbda} from the usual MSE table, N/M as published.
@@ -32,7 +32,7 @@ crop = 256
 
 [train]
 {init}lmbda = {lmbda}
-distortion = "mse"               # or "ms-ssim" (then use codec.config.MSSSIM_LAMBDAS)
+distortion = "mse"               # or "ms-ssim" (then use codec.training.config.MSSSIM_LAMBDAS)
 batch = 16
 steps = {steps}
 lr = 1e-4

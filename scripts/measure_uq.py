@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from codec import api
-from codec.data import list_images
+from codec.training.data import list_images
 from codec.image import load_rgb, pad, to_tensor
 from codec.metrics import mse8, psnr
 from codec.models.base import to_cpu_f32

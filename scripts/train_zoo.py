@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from codec import config
-from codec.train import train
+from codec.training import config
+from codec.training.train import train
 
 ZOO = Path(__file__).resolve().parents[1] / "configs" / "zoo"
 

@@ -22,8 +22,8 @@ import numpy as np
 import torch
 
 from codec import api, checkpoint as ckpt_io
-from codec.data import list_images
-from codec.evaluate import code_learned
+from codec.training.data import list_images
+from codec.evaluation.evaluate import code_learned
 
 
 def measure(path: Path, folder: str) -> dict:

@@ -13,7 +13,7 @@ import torch
 
 from codec import checkpoint as ckpt_io
 from codec import models
-from codec.config import Config
+from codec.training.config import Config
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 KODAK = SHARED / "data" / "kodak"

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from codec import classical
+from codec.evaluation import classical
 from codec.errors import CodecError
 from codec.metrics import bpp, psnr
 from conftest import natural_like

@@ -1,6 +1,6 @@
 import pytest
 
-from codec import config
+from codec.training import config
 from codec.errors import ConfigError
 
 

@@ -24,7 +24,7 @@ def _worker(rank: int, world: int, port: int, folder: str, out: str) -> None:
                       RANK=str(rank), LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
     from test_train import small_cfg
-    from codec.train import Trainer
+    from codec.training.train import Trainer
     cfg = small_cfg(folder, out, steps=3)
     cfg.train.threads = 1
     t = Trainer(cfg, log=lambda s: None)

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from codec import classical, evaluate
+from codec.evaluation import classical, evaluate
 from codec.cli import main
-from codec.evaluate import EvalConfig
+from codec.evaluation.evaluate import EvalConfig
 from conftest import KODAK, natural_like, needs_kodak
 
 CODECS = ("jpeg-420", "webp")

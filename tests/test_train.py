@@ -4,8 +4,9 @@ import pytest
 import torch
 from PIL import Image
 
-from codec import api, checkpoint as ckpt_io, config
-from codec.train import Trainer, TrainingDiverged, train
+from codec import api, checkpoint as ckpt_io
+from codec.training import config
+from codec.training.train import Trainer, TrainingDiverged, train
 from conftest import natural_like
 
 

@@ -28,7 +28,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .errors import CodecError
+from ..errors import CodecError
 
 
 class UnknownCodec(CodecError):

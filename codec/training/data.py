@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .image import IMAGE_SUFFIXES, load_rgb, pad
-from .errors import CodecError
+from ..image import IMAGE_SUFFIXES, load_rgb, pad
+from ..errors import CodecError
 
 
 @dataclass

@@ -17,7 +17,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 #: lambda for MSE per quality index 1..8, as in the published CompressAI table
 MSE_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.1800)
@@ -168,7 +168,7 @@ def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
 
 def validate_for_training(cfg: Config) -> None:
     """Checks that need the file system or cross-field knowledge."""
-    from . import models
+    from .. import models
     stride = models.entry(cfg.model.name).cls.stride
     if cfg.data.crop % stride:
         raise ConfigError(f"config key 'data.crop' must be a multiple of {stride} for model '{cfg.model.name}'")

@@ -1,4 +1,4 @@
-"""Argument parsing for ``codec eval``; the work is codec.evaluate.run.
+"""Argument parsing for ``codec eval``; the work is codec.evaluation.evaluate.run.
 
     codec eval ../shared/data/kodak --models mean-scale,hyperprior,factorized \\
         --codecs jpeg,webp,jpeg2000,avif,hevc --out results/kodak

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .fsio import write_atomic
-from .errors import CodecError
-from .metrics import BDUndefined, bd_psnr, bd_rate, quality_at_rate
+from ..fsio import write_atomic
+from ..errors import CodecError
+from ..metrics import BDUndefined, bd_psnr, bd_rate, quality_at_rate
 
 
 class ResultsLayout(CodecError):

@@ -21,13 +21,13 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from . import checkpoint as ckpt_io
-from . import models
+from .. import checkpoint as ckpt_io
+from .. import models
 from .distributed import average_gradients, barrier, gather_objects, init_from_env, mean_over_ranks
 from .config import Config, validate_for_training
 from .data import ImageBank, centre_crops, list_images
-from .errors import CodecError
-from .models.base import rate_bits
+from ..errors import CodecError
+from ..models.base import rate_bits
 
 
 class TrainingDiverged(CodecError):
@@ -303,9 +303,9 @@ class Trainer:
         state = self._state()
         if self.val_x is None or not self.world.main:
             return None
-        from . import api
-        from .image import to_uint8
-        from .metrics import psnr
+        from .. import api
+        from ..image import to_uint8
+        from ..metrics import psnr
         m = api.model_from_checkpoint(ckpt_io.for_inference(state), str(self.device))
         bpp, db = [], []
         for i in range(len(self.val_x)):

@@ -31,9 +31,9 @@ from pathlib import Path
 import numpy as np
 
 from . import classical, report
-from .errors import CodecError
-from .image import IMAGE_SUFFIXES, load_rgb
-from .metrics import MS_SSIM_MIN_SIDE, bpp, ms_ssim, ms_ssim_db, psnr
+from ..errors import CodecError
+from ..image import IMAGE_SUFFIXES, load_rgb
+from ..metrics import MS_SSIM_MIN_SIDE, bpp, ms_ssim, ms_ssim_db, psnr
 from .report import Curve, CurveKind, Point, ResultsCSV, Row
 
 DEFAULT_CODECS = ("jpeg", "webp", "jpeg2000", "avif", "hevc")
@@ -126,13 +126,13 @@ def find_images(folder: Path, limit: int | None = None) -> tuple[list[Path], lis
 
 
 def shipped_qualities(model: str) -> list[tuple[int, Path]]:
-    from .api import shipped_checkpoints
+    from ..api import shipped_checkpoints
     return [(q, p) for name, q, p in shipped_checkpoints() if name == model]
 
 
 def _plan_learned(cfg: EvalConfig, notes: list[str]) -> list[LearnedRun]:
-    from . import models
-    from .api import checkpoint_dir
+    from .. import models
+    from ..api import checkpoint_dir
     names = cfg.models if cfg.models is not None else tuple(models.registry())
     runs = []
     for name in names:
@@ -277,7 +277,7 @@ def code_learned(model, img: Path, curve: str, setting: str) -> Row:
     reconstruction), its decode check compares the decoded image with the
     reconstruction the encoder predicted.
     """
-    from . import api
+    from .. import api
     rgb = load_rgb(img, quiet=True)
     # The file and what the encoder predicts the decoder will show; also a warm-up.
     full = api.compress_full(rgb, model)
@@ -291,7 +291,7 @@ def code_learned(model, img: Path, curve: str, setting: str) -> Row:
 
 
 def _run_learned(plan: Plan, store: ResultsCSV, device: str | None, bar) -> int:
-    from . import api
+    from .. import api
     done = 0
     for run in plan.learned:
         todo = [p for p in plan.images if (run.model, str(run.quality), p.name) not in store.rows]
@@ -328,7 +328,7 @@ def build_curve(name: str, label: str, kind: CurveKind, setting_name: str, setti
 
 
 def _curves(plan: Plan, rows, published: report.Published) -> list[Curve]:
-    from . import models
+    from .. import models
     curves = []
     for model in dict.fromkeys(r.model for r in plan.learned):
         qs = [str(r.quality) for r in plan.learned if r.model == model]
