@@ -15,7 +15,7 @@ Glossary (paper notation, used for locals throughout):
 
 Public API: ``codec.compress`` and ``codec.decompress`` (see codec.api).
 """
-__version__ = "0.1.0"
+from .version import __version__
 
 
 def compress(*args, **kwargs):

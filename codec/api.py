@@ -27,7 +27,6 @@ from .quantize import QuantizerKind, dither
 
 DEFAULT_MODEL = "mean-scale"
 DEFAULT_QUALITY = 3
-_CPU_MODULES = ("h_s", "entropy_bottleneck", "gaussian_conditional")
 
 
 def checkpoint_dir() -> Path:
@@ -88,14 +87,23 @@ def model_from_checkpoint(c: ckpt_io.Checkpoint, device: str | None = None,
         raise BadCheckpoint(f"{where} has no frozen coding tables (export it first)")
     net = c.build_model()
     dev = pick_device(device)
-    for name, child in net.named_children():
-        if name in _CPU_MODULES:
+    place(net, dev)
+    e = models.entry(c.model)
+    return LoadedModel(net, c.model, e.model_id, int(net.config.quality), c.digest(), c.card, dev)
+
+
+def place(net: models.CodecModel, device: torch.device) -> None:
+    """Apply the family's device declaration: ``net.cpu_parts`` (what decides
+    the entropy parameters) on the CPU, everything else on ``device``."""
+    children = dict(net.named_children())
+    missing = [p for p in net.cpu_parts if p not in children]
+    if missing:
+        raise TypeError(f"{type(net).__name__}.cpu_parts names no child {missing[0]!r}")
+    for name, child in children.items():
+        if name in net.cpu_parts:
             child.to("cpu")
         else:  # channels_last: oneDNN's faster convolution layout (measured ~1.2x on CPU)
-            child.to(dev, memory_format=torch.channels_last)
-    cfg = c.resolved_config()
-    e = models.entry(c.model)
-    return LoadedModel(net, c.model, e.model_id, int(cfg.model.quality), c.digest(), c.card, dev)
+            child.to(device, memory_format=torch.channels_last)
 
 
 def _as_rgb(image) -> np.ndarray:
@@ -135,7 +143,8 @@ def compress_full(image, model: LoadedModel | None = None,
     rgb = _as_rgb(image)
     H, W = rgb.shape[:2]
     seed = secrets.randbits(63) if (seed is None and quantizer == QuantizerKind.UNIVERSAL) else (seed or 0)
-    x = pad(to_tensor(rgb), model.net.stride).to(model.device).contiguous(memory_format=torch.channels_last)
+    g = model.net.geometry(H, W)
+    x = pad(to_tensor(rgb), g.stride).to(model.device).contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
         coded = model.net.compress(x, _dither_fn(quantizer, seed))
     header = container.Header(model.model_id, model.quality, model.digest, H, W, int(quantizer), seed)
@@ -177,8 +186,7 @@ def decompress(data: bytes, model: LoadedModel | None = None, device: str | None
     """Decode file bytes to an (H, W, 3) uint8 RGB image."""
     header, sections = container.unpack(data)
     m = model_for(header, model, device)
-    s = m.net.stride
-    Hp, Wp = -(-header.height // s) * s, -(-header.width // s) * s
+    g = m.net.geometry(header.height, header.width)
     with torch.inference_mode():
-        x_hat = m.net.decompress(sections, (Hp, Wp), _dither_fn(QuantizerKind(header.quantizer), header.seed))
+        x_hat = m.net.decompress(sections, g, _dither_fn(QuantizerKind(header.quantizer), header.seed))
     return to_uint8(crop(x_hat, header.height, header.width))

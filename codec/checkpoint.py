@@ -27,9 +27,10 @@ from typing import Any
 import torch
 
 from . import models
-from .training.config import Config, from_dict
-from .errors import BadCheckpoint
+from .entropy import FrozenTables
+from .errors import BadCheckpoint, CodecError
 from .fsio import atomic_open
+from .version import __version__
 
 CHECKPOINT_SCHEMA = 1
 
@@ -54,13 +55,18 @@ class Checkpoint:
                 h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
         return h.digest()[:8]
 
-    def resolved_config(self) -> Config:
-        return from_dict(self.config)
+    def model_config(self) -> models.ModelConfig:
+        """The family's config dataclass, from ``config["model"]`` (name from ``model``)."""
+        try:
+            return models.config_from_dict({**(self.config.get("model") or {}), "name": self.model})
+        except BadCheckpoint:
+            raise
+        except (CodecError, TypeError, AttributeError) as e:
+            raise BadCheckpoint(f"checkpoint model config is invalid: {e}") from None
 
     def build_model(self) -> models.CodecModel:
         """Rebuild the model from the config, load weights (as fp32) and tables."""
-        cfg = self.resolved_config()
-        net = models.build(self.model, cfg.model.N, cfg.model.M)
+        net = models.build(self.model_config())
         sd = {k: v.float() if v.is_floating_point() else v for k, v in self.state_dict.items()}
         sd = {k: v for k, v in sd.items() if k in net.state_dict()}
         missing = [k for k in net.state_dict() if k not in sd and not k.split(".")[-1].startswith("_")]
@@ -71,7 +77,10 @@ class Checkpoint:
         except RuntimeError as e:
             raise BadCheckpoint(f"checkpoint weights do not fit model '{self.model}': {str(e).splitlines()[0]}") from None
         if self.tables:
-            net.load_tables(self.tables)
+            try:
+                net.load_tables(FrozenTables.from_dict(self.tables))
+            except (KeyError, AttributeError, TypeError) as e:
+                raise BadCheckpoint(f"checkpoint tables do not fit model '{self.model}' ({e})") from None
         return net.eval()
 
 
@@ -85,7 +94,6 @@ def git_commit() -> str:
 
 
 def package_meta() -> dict[str, str]:
-    from . import __version__
     return {"version": __version__, "commit": git_commit()}
 
 
@@ -126,5 +134,5 @@ def for_inference(ckpt: Checkpoint, half: bool = True) -> Checkpoint:
           for k, v in ckpt.state_dict.items() if not k.split(".")[-1].startswith("_")}
     tmp = Checkpoint(ckpt.model, ckpt.config, sd)
     net = tmp.build_model()
-    tables = net.freeze()
+    tables = net.freeze().to_dict()
     return Checkpoint(ckpt.model, ckpt.config, sd, tables, dict(ckpt.card), None, dict(ckpt.meta))

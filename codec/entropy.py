@@ -127,6 +127,24 @@ class FactorizedTables:
         return cls(**{k: d[k].numpy() for k in ("medians", "start", "pmf")})
 
 
+@dataclass(frozen=True)
+class FrozenTables:
+    """Every frozen table of a model: density child name -> its tables.
+
+    Stored in checkpoints as ``to_dict()`` (plain tensors, loadable with
+    ``weights_only``); the weights digest covers exactly that dict.
+    """
+
+    factorized: dict[str, FactorizedTables]
+
+    def to_dict(self) -> dict[str, dict[str, Tensor]]:
+        return {name: t.to_dict() for name, t in self.factorized.items()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, dict[str, Tensor]]) -> "FrozenTables":
+        return cls({name: FactorizedTables.from_dict(t) for name, t in d.items()})
+
+
 class CodedLatent(NamedTuple):
     """Encoder output for one latent: reconstruction, bytes, model bits."""
 

@@ -23,3 +23,7 @@ class BadCheckpoint(CodecError):
 
 class ConfigError(CodecError):
     """A config file or override names an unknown key or a wrong type."""
+
+
+class NotFrozen(CodecError):
+    """A model was asked to code before its entropy tables were frozen."""

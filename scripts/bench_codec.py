@@ -37,8 +37,8 @@ def compressai_model(ckpt: ckpt_io.Checkpoint):
     from compressai.models import FactorizedPrior, MeanScaleHyperprior, ScaleHyperprior
     cls = {"factorized": FactorizedPrior, "hyperprior": ScaleHyperprior,
            "mean-scale": MeanScaleHyperprior}[ckpt.model]
-    cfg = ckpt.resolved_config()
-    net = cls(cfg.model.N, cfg.model.M)
+    cfg = ckpt.model_config()
+    net = cls(cfg.N, cfg.M)
     sd = {k: v.float() for k, v in ckpt.state_dict.items() if k in net.state_dict()}
     sd = {k: v for k, v in sd.items() if v.numel() or net.state_dict()[k].numel() == 0}
     torch.nn.Module.load_state_dict(net, sd, strict=False)  # bypass buffer resizing
@@ -75,7 +75,7 @@ def main() -> None:
             "decode differs from the encoder's reconstruction"
         rows[q.name.lower()] = (t_enc, t_dec, 8 * len(res.data) / (H * W))
 
-    x = pad(to_tensor(rgb), 64)
+    x = pad(to_tensor(rgb), ours.net.geometry(H, W).stride)
     with torch.inference_mode():
         theirs.compress(x)
         t_enc_c, enc = median_time(lambda: theirs.compress(x), a.repeats)

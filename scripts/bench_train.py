@@ -27,7 +27,7 @@ def baseline(folder: str, steps: int, batch: int, crop: int, seed: int) -> dict:
     from PIL import Image
     from torch.utils.data import DataLoader, Dataset
 
-    from codec.models import build
+    from codec import models
     from codec.models.base import rate_bits
 
     torch.manual_seed(seed)
@@ -49,7 +49,7 @@ def baseline(folder: str, steps: int, batch: int, crop: int, seed: int) -> dict:
 
     loader = DataLoader(Crops(folder), batch_size=batch, shuffle=True, num_workers=2, drop_last=True,
                         persistent_workers=True)
-    net = build("mean-scale", 128, 192)
+    net = models.build(models.config_for("mean-scale"))
     main = [p for n, p in net.named_parameters() if not n.endswith("quantiles")]
     aux = [p for n, p in net.named_parameters() if n.endswith("quantiles")]
     opt, aux_opt = torch.optim.Adam(main, 1e-4), torch.optim.Adam(aux, 1e-3)

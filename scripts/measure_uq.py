@@ -33,7 +33,7 @@ from codec.quantize import QuantizerKind, dither
 def training_estimate(m: api.LoadedModel, rgb: np.ndarray, seed: int) -> tuple[float, float]:
     """(bits, mse on 8-bit scale) of the noise channel with u = the file's dither."""
     H, W = rgb.shape[:2]
-    x = pad(to_tensor(rgb), m.net.stride).to(m.device)
+    x = pad(to_tensor(rgb), m.net.geometry(*rgb.shape[:2]).stride).to(m.device)
     net = m.net
     y_dev = net.analysis(x)
     y = to_cpu_f32(y_dev)
@@ -41,7 +41,7 @@ def training_estimate(m: api.LoadedModel, rgb: np.ndarray, seed: int) -> tuple[f
     y_tilde = y + u
     if isinstance(net, ScaleHyperprior):
         z = to_cpu_f32(net.hyper_analysis(y_dev))
-        cz = net.coder_factorized.encode(z, None)   # z is rounded in the file too
+        cz = net.coder("entropy_bottleneck").encode(z, None)   # z is rounded in the file too
         p = net.entropy_parameters(cz.y_hat)
         lik = net.gaussian_conditional.likelihood(y_tilde, p.scales.cpu(), p.means.cpu())
         bits = float(-torch.log2(lik).sum()) + cz.bits

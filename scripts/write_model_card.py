@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from codec import api, checkpoint as ckpt_io
+from codec.training import config
 from codec.training.data import list_images
 from codec.evaluation.evaluate import code_learned
 
@@ -53,7 +54,7 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     path = Path(a.checkpoint)
     c = ckpt_io.load(path)
-    cfg = c.resolved_config()
+    cfg = config.from_dict(c.config)
     card = dict(c.card)
     card.update({"model": c.model, "N": cfg.model.N, "M": cfg.model.M, "quality": cfg.model.quality,
                  "lambda": cfg.train.lmbda, "data": a.data, "device": a.device_name, "command": a.command,

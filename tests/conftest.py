@@ -23,8 +23,9 @@ MODEL_NAMES = ("factorized", "hyperprior", "mean-scale")
 def make_checkpoint(name: str, path: Path, seed: int = 0, N: int = 32, M: int = 48) -> Path:
     torch.manual_seed(seed)
     cfg = Config()
-    cfg.model.name, cfg.model.N, cfg.model.M = name, N, M
-    net = models.build(name, N, M)
+    cfg.model = models.config_for(name)
+    cfg.model.N, cfg.model.M = N, M
+    net = models.build(cfg.model)
     sd = {k: v.detach().clone() for k, v in net.state_dict().items()}
     c = ckpt_io.for_inference(ckpt_io.Checkpoint(name, cfg.to_dict(), sd, card={"note": "untrained test model"}))
     ckpt_io.save(c, path)

@@ -1,17 +1,29 @@
-"""What every model shares: typed stage outputs and the frozen coding state.
+"""What every model shares: its config, its geometry, typed stage outputs and
+the frozen coding state.
 
 A model states its stages (analysis, hyper analysis, entropy parameters,
 synthesis); ``forward`` (training), ``compress`` and ``decompress`` are short
-compositions of them, written in the model's own file.
+compositions of them, written in the model's own file. Everything the rest of
+the package needs to know about a family is declared here as data:
+
+* ``latent_paths``: for each coded latent, in file (section) order, the
+  modules that lead from the image to it. Strides and channel counts are read
+  off their convolutions (``geometry``), never written as literals.
+* ``cpu_parts``: the children that decide entropy-coding parameters; the API
+  keeps them on the CPU in float32 on both sides so files cross devices.
+* frozen tables: one per ``FactorizedDensity`` child, built by ``freeze``.
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from dataclasses import dataclass
+from typing import Callable, ClassVar, NamedTuple
 
 import torch
 from torch import Tensor, nn
 
 from ..container import Section
+from ..entropy import FactorizedDensity, FrozenFactorized, FrozenTables
+from ..errors import CorruptFile, NotFrozen
 
 # dither(stream, shape) -> Tensor for universal quantization, or None (rounding)
 DitherFn = Callable[[int, tuple[int, ...]], "Tensor | None"]
@@ -19,6 +31,59 @@ DitherFn = Callable[[int, tuple[int, ...]], "Tensor | None"]
 
 def no_dither(stream: int, shape: tuple[int, ...]) -> None:
     return None
+
+
+@dataclass
+class ModelConfig:
+    """What every family's config holds: the registry name and the quality
+    index (informative: it names the shipped file and goes into headers).
+    A family subclasses it with its own hyper-parameters and defaults."""
+
+    name: str = "mean-scale"       # registry name
+    quality: int = 3               # index into the lambda table (informative)
+
+
+@dataclass
+class TransformConfig(ModelConfig):
+    """The Balle-family transforms: N channels in the transforms and the
+    hyper-latent, M channels in the latent y (published: 128/192, 192/320)."""
+
+    N: int = 128
+    M: int = 192
+
+
+class LatentShape(NamedTuple):
+    """(channels, height, width) of one coded latent."""
+
+    channels: int
+    height: int
+    width: int
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Sizes for one image of height x width pixels under one model.
+
+    stride:  the largest downsampling factor of any latent; images are padded
+             (bottom/right, edge replicate) to multiples of it.
+    padded:  (Hp, Wp), the padded size the transforms see.
+    latents: latent name -> LatentShape, in section order of the file.
+    """
+
+    height: int
+    width: int
+    stride: int
+    padded: tuple[int, int]
+    latents: dict[str, LatentShape]
+
+    @property
+    def pad(self) -> tuple[int, int]:
+        """Rows and columns added at the bottom and right."""
+        return self.padded[0] - self.height, self.padded[1] - self.width
+
+    def shape(self, name: str) -> tuple[int, int, int, int]:
+        """(1, C, h, w) of latent ``name``, as the coders take it."""
+        return (1, *self.latents[name])
 
 
 class RateDistortionOutput(NamedTuple):
@@ -36,34 +101,83 @@ class Coded(NamedTuple):
     bits: float        # -log2 P of all coded symbols under the coding models
 
 
+def _convs(module: nn.Module) -> list[nn.Conv2d]:
+    return [m for m in module.modules() if isinstance(m, nn.Conv2d)]
+
+
 class CodecModel(nn.Module):
-    """Base: stride, frozen-table plumbing; subclasses define the stages."""
+    """Base: config, geometry, frozen-table plumbing; subclasses define the stages."""
 
-    stride: int = 16
-    latent_names: tuple[str, ...] = ("y",)
+    latent_paths: ClassVar[dict[str, tuple[str, ...]]] = {"y": ("g_a",)}
+    cpu_parts: ClassVar[tuple[str, ...]] = ("entropy_bottleneck",)
 
-    def __init__(self, N: int, M: int):
+    def __init__(self, config: TransformConfig):
         super().__init__()
-        self.N, self.M = N, M
+        self.config = config
+        self.N, self.M = config.N, config.M
+        self._coders: dict[str, FrozenFactorized] = {}
+
+    # --- geometry ------------------------------------------------------------
+    def latent_stride(self, name: str) -> int:
+        """Downsampling factor image -> latent ``name``: product of conv strides."""
+        s = 1
+        for part in self.latent_paths[name]:
+            for c in _convs(getattr(self, part)):
+                if c.stride[0] != c.stride[1]:
+                    raise ValueError(f"{part}: non-square stride {c.stride}")
+                s *= c.stride[0]
+        return s
+
+    @property
+    def stride(self) -> int:
+        """Padding multiple: the largest latent stride."""
+        return max(self.latent_stride(n) for n in self.latent_paths)
+
+    def geometry(self, height: int, width: int) -> Geometry:
+        """Pad and latent sizes for a height x width image (see Geometry)."""
+        s = self.stride
+        Hp, Wp = -(-height // s) * s, -(-width // s) * s
+        latents = {}
+        for name, path in self.latent_paths.items():
+            ls = self.latent_stride(name)
+            channels = _convs(getattr(self, path[-1]))[-1].out_channels
+            latents[name] = LatentShape(channels, Hp // ls, Wp // ls)
+        return Geometry(height, width, s, (Hp, Wp), latents)
+
+    def check_sections(self, sections: list[Section], g: Geometry) -> None:
+        """Decoder side: section count and shapes match the model's geometry."""
+        names = list(g.latents)
+        if len(sections) != len(names):
+            raise CorruptFile(f"expected {len(names)} section(s) ({', '.join(names)}), found {len(sections)}")
+        for name, s in zip(names, sections):
+            if tuple(s.shape) != tuple(g.latents[name]):
+                raise CorruptFile(f"latent {name} has shape {tuple(s.shape)}, the model expects "
+                                  f"{tuple(g.latents[name])} for a {g.height}x{g.width} image")
 
     # --- frozen coding state -------------------------------------------------
-    def freeze(self) -> dict[str, dict[str, Tensor]]:
-        """Build the coding tables from the trained densities (once, after training)."""
-        tables = {"entropy_bottleneck": self.entropy_bottleneck.tables().to_dict()}
+    def freeze(self) -> FrozenTables:
+        """Build the coding tables of every factorized density (once, after training)."""
+        tables = FrozenTables({name: m.tables() for name, m in self.named_children()
+                               if isinstance(m, FactorizedDensity)})
         self.load_tables(tables)
         return tables
 
-    def load_tables(self, tables: dict[str, dict[str, Tensor]]) -> None:
-        from ..entropy import FactorizedTables, FrozenFactorized
-        t = FactorizedTables.from_dict(tables["entropy_bottleneck"])
-        self.coder_factorized = FrozenFactorized(t, self.entropy_bottleneck)
+    def load_tables(self, tables: FrozenTables) -> None:
+        self._coders = {name: FrozenFactorized(t, getattr(self, name)) for name, t in tables.factorized.items()}
 
     @property
     def frozen(self) -> bool:
-        return hasattr(self, "coder_factorized")
+        return bool(self._coders)
+
+    def coder(self, name: str) -> FrozenFactorized:
+        """The frozen coder of density ``name``; NotFrozen before ``freeze``/``load_tables``."""
+        if name not in self._coders:
+            raise NotFrozen(f"model '{self.config.name}' has no frozen tables for {name}: "
+                            "freeze it first (model.freeze(), or export the checkpoint)")
+        return self._coders[name]
 
     def aux_loss(self) -> Tensor:
-        return self.entropy_bottleneck.aux_loss()
+        return sum(m.aux_loss() for m in self.children() if isinstance(m, FactorizedDensity))
 
     def synthesis(self, y_hat: Tensor) -> Tensor:
         return self.g_s(y_hat.to(next(self.g_s.parameters()).device))

@@ -11,16 +11,17 @@ from torch import Tensor
 
 from ..entropy import FactorizedDensity
 from ..quantize import add_noise
-from .base import CodecModel, Coded, DitherFn, RateDistortionOutput, no_dither, to_cpu_f32
+from .base import CodecModel, Coded, DitherFn, Geometry, RateDistortionOutput, TransformConfig, no_dither, to_cpu_f32
 from .transforms import AnalysisTransform, SynthesisTransform
 
 
 class FactorizedPrior(CodecModel):
-    stride = 16
-    latent_names = ("y",)
+    latent_paths = {"y": ("g_a",)}
+    cpu_parts = ("entropy_bottleneck",)
 
-    def __init__(self, N: int = 128, M: int = 192):
-        super().__init__(N, M)
+    def __init__(self, config: TransformConfig):
+        super().__init__(config)
+        N, M = config.N, config.M
         self.g_a = AnalysisTransform(N, M)
         self.g_s = SynthesisTransform(N, M)
         self.entropy_bottleneck = FactorizedDensity(M)
@@ -33,11 +34,11 @@ class FactorizedPrior(CodecModel):
 
     def compress(self, x: Tensor, dither: DitherFn = no_dither) -> Coded:
         y = to_cpu_f32(self.analysis(x))
-        cy = self.coder_factorized.encode(y, dither(0, tuple(y.shape)))
+        cy = self.coder("entropy_bottleneck").encode(y, dither(0, tuple(y.shape)))
         return Coded([cy.section], cy.y_hat, cy.bits)
 
-    def decompress(self, sections, shape: tuple[int, int], dither: DitherFn = no_dither) -> Tensor:
-        h, w = shape[0] // self.stride, shape[1] // self.stride
-        y_shape = (1, self.M, h, w)
-        y_hat = self.coder_factorized.decode(sections[0], y_shape, dither(0, y_shape))
+    def decompress(self, sections, g: Geometry, dither: DitherFn = no_dither) -> Tensor:
+        self.check_sections(sections, g)
+        y_shape = g.shape("y")
+        y_hat = self.coder("entropy_bottleneck").decode(sections[0], y_shape, dither(0, y_shape))
         return self.synthesis(y_hat)

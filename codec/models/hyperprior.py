@@ -19,7 +19,8 @@ from torch import Tensor
 
 from ..entropy import FactorizedDensity, FrozenGaussian, GaussianDensity
 from ..quantize import add_noise
-from .base import CodecModel, Coded, DitherFn, RateDistortionOutput, no_dither, to_cpu_f32
+from ..errors import CorruptFile
+from .base import CodecModel, Coded, DitherFn, Geometry, RateDistortionOutput, TransformConfig, no_dither, to_cpu_f32
 from .transforms import AnalysisTransform, HyperAnalysis, HyperSynthesis, SynthesisTransform
 
 
@@ -31,11 +32,12 @@ class GaussianParams(NamedTuple):
 
 
 class ScaleHyperprior(CodecModel):
-    stride = 64
-    latent_names = ("y", "z")
+    latent_paths = {"z": ("g_a", "h_a"), "y": ("g_a",)}   # section order: z, then y
+    cpu_parts = ("h_s", "entropy_bottleneck", "gaussian_conditional")
 
-    def __init__(self, N: int = 128, M: int = 192):
-        super().__init__(N, M)
+    def __init__(self, config: TransformConfig):
+        super().__init__(config)
+        N, M = config.N, config.M
         self.g_a = AnalysisTransform(N, M)
         self.g_s = SynthesisTransform(N, M)
         self.h_a = HyperAnalysis(N, M)
@@ -69,20 +71,16 @@ class ScaleHyperprior(CodecModel):
         y = self.analysis(x)
         z = to_cpu_f32(self.hyper_analysis(y))
         y = to_cpu_f32(y)
-        cz = self.coder_factorized.encode(z, None)
+        cz = self.coder("entropy_bottleneck").encode(z, None)
         p = self._cpu(self.entropy_parameters(cz.y_hat))
         cy = FrozenGaussian().encode(y, p.scales, p.means, dither(0, tuple(y.shape)))
         return Coded([cz.section, cy.section], cy.y_hat, cz.bits + cy.bits)
 
-    def decompress(self, sections, shape: tuple[int, int], dither: DitherFn = no_dither) -> Tensor:
-        from ..errors import CorruptFile
-        if len(sections) != 2:
-            raise CorruptFile(f"expected 2 sections (z, y), found {len(sections)}")
-        h, w = shape[0] // 16, shape[1] // 16
-        z_shape = (1, self.N, h // 4, w // 4)
-        z_hat = self.coder_factorized.decode(sections[0], z_shape, None)
+    def decompress(self, sections, g: Geometry, dither: DitherFn = no_dither) -> Tensor:
+        self.check_sections(sections, g)
+        z_hat = self.coder("entropy_bottleneck").decode(sections[0], g.shape("z"), None)
         p = self._cpu(self.entropy_parameters(z_hat))
-        if tuple(p.means.shape[1:]) != (self.M, h, w):
+        if tuple(p.means.shape) != g.shape("y"):
             raise CorruptFile("latent shapes do not match the image size")
         y_hat = FrozenGaussian().decode(sections[1], p.scales, p.means, dither(0, tuple(p.means.shape)))
         return self.synthesis(y_hat)

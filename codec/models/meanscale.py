@@ -11,13 +11,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .base import TransformConfig
 from .hyperprior import GaussianParams, ScaleHyperprior
 from .transforms import MeanScaleHyperAnalysis, MeanScaleHyperSynthesis
 
 
 class MeanScaleHyperprior(ScaleHyperprior):
-    def __init__(self, N: int = 128, M: int = 192):
-        super().__init__(N, M)
+    def __init__(self, config: TransformConfig):
+        super().__init__(config)
+        N, M = config.N, config.M
         self.h_a = MeanScaleHyperAnalysis(N, M)
         self.h_s = MeanScaleHyperSynthesis(N, M)
 

@@ -17,7 +17,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from .. import models
 from ..errors import ConfigError
+from ..models import ModelConfig
 
 #: lambda for MSE per quality index 1..8, as in the published CompressAI table
 MSE_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.1800)
@@ -29,14 +31,6 @@ def channels_for_quality(model: str, quality: int) -> tuple[int, int]:
     """(N, M) as in the published configurations: 128/192 for qualities 1-5,
     192/320 for 6-8 (the same split for all three families)."""
     return (128, 192) if quality <= 5 else (192, 320)
-
-
-@dataclass
-class ModelConfig:
-    name: str = "mean-scale"       # registry name
-    N: int = 128                   # channels of transforms / hyper-latent
-    M: int = 192                   # channels of the latent y
-    quality: int = 3               # index into the lambda table (informative)
 
 
 @dataclass
@@ -76,7 +70,7 @@ class TrainConfig:
 
 @dataclass
 class Config:
-    model: ModelConfig = field(default_factory=ModelConfig)
+    model: ModelConfig = field(default_factory=lambda: models.default_config("mean-scale"))  # the family's dataclass
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
@@ -126,6 +120,10 @@ def _apply(cfg: Config, section: str, key: str, value: Any) -> None:
     sub = getattr(cfg, section, None)
     if sub is None or not dataclasses.is_dataclass(sub) or section.startswith("_"):
         raise ConfigError(f"unknown config section '{section}'")
+    if section == "model" and key == "name":
+        # another family: its own config dataclass, keeping the fields both share
+        cfg.model = models.config_for(_coerce("model.name", value, str), cfg.model)
+        return
     hints = get_type_hints(type(sub))
     if key not in hints:
         raise ConfigError(f"unknown config key '{section}.{key}'")
@@ -137,7 +135,8 @@ def from_dict(d: dict[str, Any], cfg: Config | None = None) -> Config:
     for section, values in d.items():
         if not isinstance(values, dict):
             raise ConfigError(f"config section '{section}' must be a table")
-        for key, value in values.items():
+        # the model name first: it decides which keys the model section has
+        for key, value in sorted(values.items(), key=lambda kv: kv[0] != "name"):
             _apply(cfg, section, key, value)
     return cfg
 
@@ -168,8 +167,7 @@ def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
 
 def validate_for_training(cfg: Config) -> None:
     """Checks that need the file system or cross-field knowledge."""
-    from .. import models
-    stride = models.entry(cfg.model.name).cls.stride
+    stride = models.build(cfg.model).stride
     if cfg.data.crop % stride:
         raise ConfigError(f"config key 'data.crop' must be a multiple of {stride} for model '{cfg.model.name}'")
     for key in ("train", "val"):

@@ -79,10 +79,10 @@ class ImageBank:
         return out
 
 
-def centre_crops(paths: list[Path], size: int) -> Tensor:
+def centre_crops(paths: list[Path], size: int, stride: int) -> Tensor:
     """Square centre crops of a common side (at most ``size``) for validation,
-    padded (edge replicate) to a multiple of 64 so every model accepts them:
-    (n, 3, S, S) in [0, 1]."""
+    padded (edge replicate) to a multiple of the model's ``stride``
+    (``model.stride``): (n, 3, S, S) in [0, 1]."""
     imgs = [load_rgb(p, quiet=True) for p in paths]
     if not imgs:
         raise CodecError("no validation images")
@@ -91,4 +91,4 @@ def centre_crops(paths: list[Path], size: int) -> Tensor:
     for a in imgs:
         t, l = (a.shape[0] - s) // 2, (a.shape[1] - s) // 2
         crops.append(torch.from_numpy(a[t:t + s, l:l + s].copy()).permute(2, 0, 1).float() / 255)
-    return pad(torch.stack(crops), 64)
+    return pad(torch.stack(crops), stride)

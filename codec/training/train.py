@@ -13,6 +13,7 @@ resumed run is the run that was interrupted (tested in fp32 on CPU).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -123,14 +124,14 @@ class Trainer:
             val_paths = paths[::step][:k]
             train_paths = [p for p in paths if p not in set(val_paths)]
         self.bank = ImageBank(train_paths, cfg.data.crop, cfg.data.small)
-        self.val_x = centre_crops(val_paths, cfg.data.val_crop) if val_paths else None
+        self.val_x = centre_crops(val_paths, cfg.data.val_crop, models.build(cfg.model).stride) if val_paths else None
         s = self.bank.stats
         log(f"data: {len(self.bank.images)} training images ({s.found} found, {s.unreadable} unreadable, "
             f"{s.padded} padded, {s.skipped_small} skipped as smaller than the crop), "
             f"{0 if self.val_x is None else len(self.val_x)} validation crops")
 
         torch.manual_seed(t.seed)  # same initial weights on every rank
-        self.net = models.build(cfg.model.name, cfg.model.N, cfg.model.M)
+        self.net = models.build(cfg.model)
         if t.init and not resuming:
             warm_start(self.net, cfg, t.init)
             log(f"weights initialised from {t.init}")
@@ -332,16 +333,24 @@ def warm_start(net: torch.nn.Module, cfg: Config, path: str) -> None:
 
     The usual shortcuts: continue a finished run with a new schedule, or
     fine-tune a lower-rate model from a higher-rate one. The architecture must
-    match exactly (name, N, M); optimizer state and step are not taken, and
-    frozen coding tables are ignored (they are rebuilt at export).
+    match exactly (the family config apart from the informative quality);
+    optimizer state and step are not taken, and frozen coding tables are
+    ignored (they are rebuilt at export).
     """
     c = ckpt_io.load(path)
-    mine = (cfg.model.name, cfg.model.N, cfg.model.M)
-    theirs = (c.model, c.config.get("model", {}).get("N"), c.config.get("model", {}).get("M"))
+    mine, theirs = _architecture(cfg.model), _architecture(c.model_config())
     if mine != theirs:
-        raise CodecError(f"train.init {path} holds {theirs[0]} N={theirs[1]} M={theirs[2]}, "
-                         f"the config asks for {mine[0]} N={mine[1]} M={mine[2]}")
+        raise CodecError(f"train.init {path} holds {_describe(theirs)}, the config asks for {_describe(mine)}")
     net.load_state_dict(c.build_model().state_dict(), strict=False)
+
+
+def _architecture(m: models.ModelConfig) -> dict:
+    """What decides the weights' shapes: every model field but the quality."""
+    return {k: v for k, v in dataclasses.asdict(m).items() if k != "quality"}
+
+
+def _describe(arch: dict) -> str:
+    return " ".join([arch["name"]] + [f"{k}={v}" for k, v in arch.items() if k != "name"])
 
 
 def train(cfg: Config, resume: bool = False, device: str | None = None, log=print) -> Path:
