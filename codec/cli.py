@@ -9,12 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from .errors import CodecError
+from .errors import CodecError, OutputExists
 from .fsio import write_atomic
-
-
-class OutputExists(CodecError):
-    pass
 
 
 def write_output(path: Path, data: bytes, force: bool) -> None:
@@ -86,7 +82,7 @@ def cmd_train(a) -> None:
     from .training import config
     from .training.train import train
     cfg = config.load(a.config, a.set or [])
-    train(cfg, resume=a.resume, device=a.device)
+    train(cfg, resume=a.resume, device=a.device, force=a.force)
 
 
 def cmd_export(a) -> None:
@@ -130,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="override a config value")
     t.add_argument("--resume", action="store_true", help="continue the run in train.out")
     t.add_argument("--device", default=None)
+    t.add_argument("-f", "--force", action="store_true", help="let train.export overwrite an existing file")
     t.set_defaults(func=cmd_train)
 
     x = sub.add_parser("export", help="run checkpoint -> shipped inference checkpoint")

@@ -27,3 +27,7 @@ class ConfigError(CodecError):
 
 class NotFrozen(CodecError):
     """A model was asked to code before its entropy tables were frozen."""
+
+
+class OutputExists(CodecError):
+    """An output file exists and overwriting it was not asked for (--force)."""

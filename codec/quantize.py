@@ -5,6 +5,11 @@
 * rounding (``QuantizerKind.ROUND``) -- testing: k = round(y - c), y_hat = k + c,
   where c is the centre the entropy model is built around (the channel median of
   a factorized density, the predicted mean of a Gaussian conditional).
+* mixed (``TrainingQuantizer.MIXED``) -- training, Minnen & Singh (ICIP 2020):
+  the rate term still sees the noisy y_tilde, but the synthesis sees the
+  latent it will see at test time, round(y - c) + c, with a straight-through
+  gradient (d y_hat / d y = 1). g_s then learns on the rounding error it
+  meets when decoding instead of uniform noise.
 * universal quantization (``QuantizerKind.UNIVERSAL``) -- testing with a dither
   u shared by encoder and decoder (Agustsson & Theis, NeurIPS 2020):
   k = round(y - c - u), y_hat = k + c + u. The error y_hat - y is then exactly
@@ -19,6 +24,7 @@ All tensors are float32; symbols are int32 numpy arrays when they leave torch.
 from __future__ import annotations
 
 import enum
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -65,3 +71,28 @@ def dequantize(k: Tensor, centre: Tensor, offset: Tensor | None) -> Tensor:
     if offset is not None:
         y_hat = y_hat + offset
     return y_hat
+
+
+class TrainingLatent(NamedTuple):
+    """One latent as the training forward uses it: same shape as y, fp32."""
+
+    rate: Tensor        # what the entropy model is evaluated on (differentiable rate)
+    synthesis: Tensor   # what the next transform (g_s or h_s) decodes
+
+
+class TrainingQuantizer(str, enum.Enum):
+    """Training proxy of quantization; the value is the config string
+    (``train.quantizer``)."""
+
+    NOISE = "noise"
+    MIXED = "mixed"
+
+    def __call__(self, y: Tensor, centre: Tensor | None = None) -> TrainingLatent:
+        """``centre`` is the value the coder rounds around (predicted mean,
+        channel median broadcastable to y); None means 0."""
+        y_tilde = add_noise(y)
+        if self is TrainingQuantizer.NOISE:
+            return TrainingLatent(y_tilde, y_tilde)
+        r = y - (0 if centre is None else centre.detach())
+        # straight-through: the value is round(r) + c, the gradient is that of y
+        return TrainingLatent(y_tilde, y + (torch.round(r) - r).detach())

@@ -10,7 +10,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from ..entropy import FactorizedDensity
-from ..quantize import add_noise
+from ..quantize import TrainingQuantizer
 from .base import CodecModel, Coded, DitherFn, Geometry, RateDistortionOutput, TransformConfig, no_dither, to_cpu_f32
 from .transforms import AnalysisTransform, SynthesisTransform
 
@@ -26,11 +26,12 @@ class FactorizedPrior(CodecModel):
         self.g_s = SynthesisTransform(N, M)
         self.entropy_bottleneck = FactorizedDensity(M)
 
-    def forward(self, x: Tensor) -> RateDistortionOutput:
-        y = self.analysis(x)
-        y_tilde = add_noise(y.float())
-        return RateDistortionOutput(self.synthesis(y_tilde),
-                                    {"y": self.entropy_bottleneck.likelihood(y_tilde)})
+    def forward(self, x: Tensor, quantizer: TrainingQuantizer = TrainingQuantizer.NOISE) -> RateDistortionOutput:
+        """``quantizer`` rounds y around the channel medians (the coder's centres)."""
+        y = self.analysis(x).float()
+        yq = quantizer(y, self.entropy_bottleneck.medians().view(1, -1, 1, 1))
+        return RateDistortionOutput(self.synthesis(yq.synthesis),
+                                    {"y": self.entropy_bottleneck.likelihood(yq.rate)})
 
     def compress(self, x: Tensor, dither: DitherFn = no_dither) -> Coded:
         y = to_cpu_f32(self.analysis(x))

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from ..entropy import FactorizedDensity, FrozenGaussian, GaussianDensity
-from ..quantize import add_noise
+from ..quantize import TrainingQuantizer, add_noise
 from ..errors import CorruptFile
 from .base import CodecModel, Coded, DitherFn, Geometry, RateDistortionOutput, TransformConfig, no_dither, to_cpu_f32
 from .transforms import AnalysisTransform, HyperAnalysis, HyperSynthesis, SynthesisTransform
@@ -57,14 +57,15 @@ class ScaleHyperprior(CodecModel):
         return GaussianParams(scales, torch.zeros_like(scales))
 
     # --- compositions -------------------------------------------------------------
-    def forward(self, x: Tensor) -> RateDistortionOutput:
+    def forward(self, x: Tensor, quantizer: TrainingQuantizer = TrainingQuantizer.NOISE) -> RateDistortionOutput:
+        """``quantizer`` applies to y around the predicted mean; z stays noisy."""
         y = self.analysis(x)
         z = self.hyper_analysis(y)
         z_tilde = add_noise(z.float())
         p = self.entropy_parameters(z_tilde)
-        y_tilde = add_noise(y.float())
-        return RateDistortionOutput(self.synthesis(y_tilde), {
-            "y": self.gaussian_conditional.likelihood(y_tilde, p.scales, p.means),
+        yq = quantizer(y.float(), p.means)
+        return RateDistortionOutput(self.synthesis(yq.synthesis), {
+            "y": self.gaussian_conditional.likelihood(yq.rate, p.scales, p.means),
             "z": self.entropy_bottleneck.likelihood(z_tilde)})
 
     def compress(self, x: Tensor, dither: DitherFn = no_dither) -> Coded:

@@ -38,6 +38,8 @@ class DataConfig:
     train: str = ""                # folder of training images (recursive)
     val: str = ""                  # held-out folder; empty: hold out `holdout` images
     holdout: int = 8               # images held out of `train` when `val` is empty
+    holdout_files: str = ""        # text file of image names (stems) to hold out instead
+                                   # of `holdout` (configs/holdout.txt: the fixed held-out set)
     crop: int = 256                # square crop size, pixels
     small: str = "pad"             # images smaller than the crop: "pad" or "skip"
     val_crop: int = 256            # centre crop of validation images for the loss
@@ -50,8 +52,15 @@ class TrainConfig:
     batch: int = 8
     steps: int = 100000
     lr: float = 1e-4
-    lr_milestones: list[int] = field(default_factory=list)  # steps where lr *= gamma
+    lr_schedule: str = "step"      # "step", "cosine" or "constant" (codec/training/schedule.py)
+    lr_milestones: list[int] = field(default_factory=list)  # "step": steps where lr *= gamma
     lr_gamma: float = 0.1
+    warmup: int = 0                # steps of linear warm-up
+    lr_min: float = 1e-5           # "cosine": the rate reached at train.steps
+    decay_from: int = 0            # "cosine": step where the decay starts
+    quantizer: str = "mixed"       # "noise" or "mixed" (rounded latent into g_s, noisy rate)
+    stop_at: int = 0               # stop after this step, save last.pt, return (0: at train.steps)
+    start_step: int = 0            # warm start at this schedule position (not when resuming)
     aux_lr: float = 1e-3           # optimizer of the factorized density quantiles
     clip: float = 1.0              # gradient-norm clip; 0 disables
     seed: int = 0
@@ -180,6 +189,21 @@ def validate_for_training(cfg: Config) -> None:
         raise ConfigError("config key 'train.distortion' must be 'mse' or 'ms-ssim'")
     if cfg.train.precision not in ("auto", "fp32", "bf16", "fp16"):
         raise ConfigError("config key 'train.precision' must be auto, fp32, bf16 or fp16")
+    from .schedule import SCHEDULES
+    t = cfg.train
+    if t.lr_schedule not in SCHEDULES:
+        raise ConfigError(f"config key 'train.lr_schedule' must be one of {', '.join(SCHEDULES)}")
+    if t.quantizer not in ("noise", "mixed"):
+        raise ConfigError("config key 'train.quantizer' must be 'noise' or 'mixed'")
+    if not (0 <= t.decay_from < t.steps) and t.lr_schedule == "cosine":
+        raise ConfigError("config key 'train.decay_from' must be in [0, train.steps)")
+    if t.lr <= 0 or t.lr_min < 0 or t.warmup < 0 or t.stop_at < 0:
+        raise ConfigError("config keys 'train.lr' must be > 0 and 'train.lr_min', 'train.warmup', "
+                          "'train.stop_at' >= 0")
+    if not 0 <= t.start_step < t.steps:
+        raise ConfigError("config key 'train.start_step' must be in [0, train.steps)")
+    if cfg.data.holdout_files and not Path(cfg.data.holdout_files).is_file():
+        raise ConfigError(f"config key 'data.holdout_files': file not found: {cfg.data.holdout_files}")
     if cfg.data.small not in ("pad", "skip"):
         raise ConfigError("config key 'data.small' must be 'pad' or 'skip'")
     if cfg.train.batch < 1 or cfg.train.steps < 1 or cfg.data.crop < 16:

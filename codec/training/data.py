@@ -34,6 +34,32 @@ def list_images(folder: str | Path) -> list[Path]:
                   if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
+def read_names(path: str | Path) -> list[str]:
+    """Image names (file stems), one a line; blank lines and '#' comments ignored."""
+    names = [ln.split("#", 1)[0].strip() for ln in Path(path).read_text().splitlines()]
+    return [n for n in names if n]
+
+
+def split_holdout(paths: list[Path], holdout: int, holdout_files: str = "") -> tuple[list[Path], list[Path]]:
+    """(training, held-out) images of one pool.
+
+    With ``holdout_files`` the held-out images are those named in that file
+    (a fixed set, independent of how the pool grows; every name must be
+    found); otherwise every len/k-th image, k = ``holdout``.
+    """
+    if holdout_files:
+        names = read_names(holdout_files)
+        held = [p for p in paths if p.stem in set(names)]
+        missing = sorted(set(names) - {p.stem for p in held})
+        if missing:
+            raise CodecError(f"held-out image '{missing[0]}' of {holdout_files} is not in the training folder")
+    else:
+        k = min(holdout, max(0, len(paths) - 1))
+        held = paths[::max(1, len(paths) // max(k, 1))][:k]
+    held_set = set(held)
+    return [p for p in paths if p not in held_set], held
+
+
 class ImageBank:
     """Decoded training images (uint8, (H, W, 3)) with crop sampling."""
 

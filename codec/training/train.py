@@ -8,7 +8,8 @@ its tables cover the right range when frozen for coding.
 
 A run folder holds ``last.pt`` (periodic, atomic), ``best.pt`` (lowest
 validation loss) and TensorBoard events. ``resume=True`` restores weights,
-both optimizers, the scheduler, the step, the crop sampler and every RNG, so a
+both optimizers, the step, the crop sampler and every RNG (the learning rate is a
+function of config and step: codec/training/schedule.py), so a
 resumed run is the run that was interrupted (tested in fp32 on CPU).
 """
 from __future__ import annotations
@@ -26,9 +27,11 @@ from .. import checkpoint as ckpt_io
 from .. import models
 from .distributed import average_gradients, barrier, gather_objects, init_from_env, mean_over_ranks
 from .config import Config, validate_for_training
-from .data import ImageBank, centre_crops, list_images
+from .data import ImageBank, centre_crops, list_images, split_holdout
+from .schedule import learning_rate
 from ..errors import CodecError
 from ..models.base import rate_bits
+from ..quantize import TrainingQuantizer
 
 
 class TrainingDiverged(CodecError):
@@ -71,10 +74,11 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
 
 
 def rd_loss(net: models.CodecModel, x: Tensor, lmbda: float, distortion: str,
-            amp: torch.dtype | None) -> tuple[Tensor, StepMetrics]:
+            amp: torch.dtype | None,
+            quantizer: TrainingQuantizer = TrainingQuantizer.NOISE) -> tuple[Tensor, StepMetrics]:
     """Forward pass and the rate-distortion loss; likelihood math stays fp32."""
     with torch.autocast(x.device.type, dtype=amp or torch.float32, enabled=amp is not None):
-        out = net(x)
+        out = net(x, quantizer)
     B, _, H, W = x.shape
     bpp = rate_bits(out.likelihoods) / (B * H * W)
     x_hat = out.x_hat.float()
@@ -85,7 +89,7 @@ def rd_loss(net: models.CodecModel, x: Tensor, lmbda: float, distortion: str,
     else:
         dist = lmbda * 255 ** 2 * mse
     loss = dist + bpp
-    return loss, StepMetrics(float(loss), float(bpp), float(mse), 0.0)
+    return loss, StepMetrics(float(loss.detach()), float(bpp.detach()), float(mse.detach()), 0.0)
 
 
 def split_params(net: torch.nn.Module) -> tuple[list[Tensor], list[Tensor]]:
@@ -119,10 +123,7 @@ class Trainer:
         if cfg.data.val:
             train_paths, val_paths = paths, list_images(cfg.data.val)
         else:
-            k = min(cfg.data.holdout, max(0, len(paths) - 1))
-            step = max(1, len(paths) // max(k, 1))
-            val_paths = paths[::step][:k]
-            train_paths = [p for p in paths if p not in set(val_paths)]
+            train_paths, val_paths = split_holdout(paths, cfg.data.holdout, cfg.data.holdout_files)
         self.bank = ImageBank(train_paths, cfg.data.crop, cfg.data.small)
         self.val_x = centre_crops(val_paths, cfg.data.val_crop, models.build(cfg.model).stride) if val_paths else None
         s = self.bank.stats
@@ -150,11 +151,12 @@ class Trainer:
         main, aux = split_params(self.net)
         self.opt = torch.optim.Adam(main, lr=t.lr)
         self.aux_opt = torch.optim.Adam(aux, lr=t.aux_lr)
-        self.sched = torch.optim.lr_scheduler.MultiStepLR(self.opt, t.lr_milestones, t.lr_gamma)
+        self.quantizer = TrainingQuantizer(t.quantizer)
         # fp16 needs loss scaling; bf16 and fp32 do not
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp == torch.float16)
-        self.step = 0
+        self.step = t.start_step  # a warm start may enter the schedule part-way
         self.best = float("inf")
+        self.stop_requested = False  # set by SIGTERM: finish the step, save, return
         if resuming:
             self._restore(ckpt_io.load(self.out / "last.pt"))
             log(f"resumed from {self.out / 'last.pt'} at step {self.step}")
@@ -175,7 +177,7 @@ class Trainer:
         rng = dict(ranks[0], ranks=ranks[1:]) if self.world.active else rng
         state = {"step": self.step, "best": self.best, "opt": self.opt.state_dict(),
                  "scaler": self.scaler.state_dict(),
-                 "aux_opt": self.aux_opt.state_dict(), "sched": self.sched.state_dict(), "rng": rng}
+                 "aux_opt": self.aux_opt.state_dict(), "rng": rng}
         sd = {k: v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}
         return ckpt_io.Checkpoint(self.cfg.model.name, self.cfg.to_dict(), sd, {},
                                   {"lambda": self.cfg.train.lmbda, "steps": self.step},
@@ -186,14 +188,11 @@ class Trainer:
         s = c.train_state
         self.opt.load_state_dict(s["opt"])
         self.aux_opt.load_state_dict(s["aux_opt"])
-        self.sched.load_state_dict(s["sched"])
+        # no schedule state: the rate is learning_rate(config, step), so a
+        # changed config schedule takes effect here (older run files carry a
+        # "sched" entry, ignored)
         if s.get("scaler"):
             self.scaler.load_state_dict(s["scaler"])
-        # The config's schedule wins over the saved one, so a run can be
-        # resumed with a changed step budget (identical when unchanged).
-        from collections import Counter
-        self.sched.milestones = Counter(self.cfg.train.lr_milestones)
-        self.sched.gamma = self.cfg.train.lr_gamma
         self.step, self.best = int(s["step"]), float(s["best"])
         rng = s["rng"]
         if self.world.rank > 0:
@@ -210,7 +209,9 @@ class Trainer:
         x = self.bank.batch(t.batch, self.gen).to(self.device)
         if t.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        loss, m = rd_loss(self.forward_net, x, t.lmbda, t.distortion, self.amp)
+        for g in self.opt.param_groups:
+            g["lr"] = learning_rate(t, self.step)
+        loss, m = rd_loss(self.forward_net, x, t.lmbda, t.distortion, self.amp, self.quantizer)
         if not torch.isfinite(loss):
             raise TrainingDiverged(f"loss is {float(loss)} at step {self.step}; "
                                    f"last good checkpoint kept at {self.out / 'last.pt'}")
@@ -226,7 +227,6 @@ class Trainer:
         aux.backward()
         average_gradients(self.aux_opt.param_groups[0]["params"], self.world)
         self.aux_opt.step()
-        self.sched.step()
         self.step += 1
         m.aux = float(aux)
         m.loss, m.bpp, m.mse, m.aux = mean_over_ranks([m.loss, m.bpp, m.mse, m.aux], self.world)
@@ -240,7 +240,8 @@ class Trainer:
         tot = StepMetrics(0, 0, 0, 0)
         for i in range(len(self.val_x)):
             x = self.val_x[i:i + 1].to(self.device)
-            _, m = rd_loss(self.net, x, self.cfg.train.lmbda, self.cfg.train.distortion, self.amp)
+            _, m = rd_loss(self.net, x, self.cfg.train.lmbda, self.cfg.train.distortion, self.amp,
+                           self.quantizer)
             tot.loss += m.loss / len(self.val_x)
             tot.bpp += m.bpp / len(self.val_x)
             tot.mse += m.mse / len(self.val_x)
@@ -253,6 +254,11 @@ class Trainer:
         state = self._state()
         if self.world.main:
             ckpt_io.save(state, path)
+            if name == "last.pt":  # position of last.pt, readable without torch (the campaign's status)
+                import json
+                from ..fsio import write_atomic
+                write_atomic(self.out / "last.json", json.dumps(
+                    {"step": self.step, "steps": self.cfg.train.steps, "time": time.time()}).encode())
         barrier(self.world)
         return path
 
@@ -262,13 +268,38 @@ class Trainer:
         for k, v in (("loss", m.loss), ("bpp", m.bpp), ("mse", m.mse), ("psnr", m.psnr), ("aux_loss", m.aux)):
             self.tb.add_scalar(f"{tag}/{k}", v, self.step)
 
+    @property
+    def end(self) -> int:
+        """Step where this invocation stops: train.stop_at (a chunk) or train.steps."""
+        t = self.cfg.train
+        return min(t.stop_at, t.steps) if t.stop_at else t.steps
+
+    @property
+    def finished(self) -> bool:
+        """True once the whole schedule (train.steps) has run."""
+        return self.step >= self.cfg.train.steps
+
     def run(self) -> Path:
+        """Train to ``self.end`` (or until SIGTERM), save last.pt, return its path."""
+        with _stop_on_sigterm(self):
+            self._loop()
+        if self.finished:
+            real = self.validate_bitstream()
+            if real is not None:
+                self.log(f"validation through the codec: {real[0]:.4f} bpp, {real[1]:.2f} dB PSNR")
+        if self.tb is not None:
+            self.tb.flush()
+        return self.out / "last.pt"
+
+    def _loop(self) -> None:
         t = self.cfg.train
         from tqdm import tqdm
         bar = tqdm(total=t.steps, initial=self.step, dynamic_ncols=True, disable=None if self.world.main else True)
         t0, s0 = time.time(), self.step
-        while self.step < t.steps:
+        saved = True
+        while self.step < self.end and not self.stop_requested:
             m = self.train_step()
+            saved = False
             bar.update(1)
             if self.step % t.log_every == 0 and self.tb is not None:
                 rate = (self.step - s0) / max(time.time() - t0, 1e-9)
@@ -288,13 +319,10 @@ class Trainer:
                         self.save("best.pt")
             if self.step % t.ckpt_every == 0 or self.step == t.steps:
                 self.save()
+                saved = True
+        if not saved:  # a chunk's end or a stop request between periodic saves
+            self.save()
         bar.close()
-        real = self.validate_bitstream()
-        if real is not None:
-            self.log(f"validation through the codec: {real[0]:.4f} bpp, {real[1]:.2f} dB PSNR")
-        if self.tb is not None:
-            self.tb.flush()
-        return self.out / "last.pt"
 
     @torch.no_grad()
     def validate_bitstream(self) -> tuple[float, float] | None:
@@ -353,11 +381,41 @@ def _describe(arch: dict) -> str:
     return " ".join([arch["name"]] + [f"{k}={v}" for k, v in arch.items() if k != "name"])
 
 
-def train(cfg: Config, resume: bool = False, device: str | None = None, log=print) -> Path:
-    """Train (or resume) a run; export an inference checkpoint if configured."""
+class _stop_on_sigterm:
+    """While training: SIGTERM asks the trainer to finish its step, save
+    last.pt and return (the campaign stops chunks this way). Only the main
+    thread can own signal handlers; elsewhere this does nothing."""
+
+    def __init__(self, trainer: Trainer):
+        self.trainer, self.previous = trainer, None
+
+    def __enter__(self):
+        import signal
+        import threading
+        if threading.current_thread() is threading.main_thread():
+            def handler(signum, frame):
+                self.trainer.stop_requested = True
+            self.previous = signal.signal(signal.SIGTERM, handler)
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+        return False
+
+
+def train(cfg: Config, resume: bool = False, device: str | None = None, log=print,
+          force: bool = False) -> Path:
+    """Train (or resume) a run; export an inference checkpoint if configured,
+    only once the whole schedule has run (not after a chunk or a stop), and
+    never over an existing file unless ``force``."""
+    from ..errors import OutputExists
+    if cfg.train.export and Path(cfg.train.export).exists() and not force:
+        raise OutputExists(f"train.export {cfg.train.export} exists (use --force to overwrite)")
     trainer = Trainer(cfg, resume=resume, device=device, log=log)
     last = trainer.run()
-    if cfg.train.export and trainer.world.main:
+    if cfg.train.export and trainer.world.main and trainer.finished:
         export(last, cfg.train.export)
         log(f"exported inference checkpoint to {cfg.train.export}")
     return last
