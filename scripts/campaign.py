@@ -458,6 +458,8 @@ def main(argv: list[str] | None = None) -> int:
                  ("--current-loss", float)):
         ev.add_argument(k, type=t, default=None)
     a = ap.parse_args(argv)
+    if Path(a.plan).is_file():  # relative to the caller; otherwise to the repository
+        a.plan = str(Path(a.plan).resolve())
     os.chdir(ROOT)
     try:
         if a.cmd == "_run":
