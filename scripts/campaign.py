@@ -42,9 +42,8 @@ sys.path.insert(0, str(ROOT))
 
 from codec.errors import CodecError  # noqa: E402
 from codec.fsio import write_atomic  # noqa: E402
-from codec.training import config as config_io  # noqa: E402
 from codec.training.campaign import (CampaignError, Job, JobState, Plan, State, chunk_end,  # noqa: E402
-                                     eval_due, improved, load_plan, pick_job, read_restart,
+                                     eval_due, improved, job_run, load_plan, pick_job, read_restart,
                                      read_state, restart_json, RestartPoint)
 
 POLL_S = 2.0
@@ -89,11 +88,6 @@ def set_autogroup_nice(pid: int, value: int) -> None:
 def save_state(plan: Plan, state: State) -> None:
     Path(plan.state).parent.mkdir(parents=True, exist_ok=True)
     write_atomic(plan.state, state.to_json().encode())
-
-
-def job_paths(job: Job) -> tuple[config_io.Config, Path]:
-    cfg = config_io.load(job.config)
-    return cfg, Path(cfg.train.out)
 
 
 def run_position(out: Path) -> int | None:
@@ -176,8 +170,8 @@ class Scheduler:
     def step_once(self) -> None:
         job = pick_job(self.plan, self.state)
         js = self.state.jobs[job.name]
-        cfg, out = job_paths(job)
-        steps = cfg.train.steps
+        run = job_run(job)
+        steps, out = run.steps, run.out
         pos = run_position(out)
         if pos is not None:
             js.step = pos
@@ -298,8 +292,9 @@ def evaluate_child(plan: Plan, job: Job, a) -> None:
     import warnings
     warnings.filterwarnings("ignore")
     from codec import checkpoint as ckpt_io
-    from codec.training import heldout
-    cfg, out = job_paths(job)
+    from codec.training import config as config_io, heldout
+    cfg = config_io.load(job.config)
+    out = Path(cfg.train.out)
     paths = heldout.heldout_paths(cfg.data.train, plan.holdout)
     current = a.current_loss
     if current is None and Path(job.checkpoint).is_file():
@@ -417,9 +412,9 @@ def cmd_status(plan: Plan, a) -> int:
         if not job.enabled:
             continue
         try:
-            cfg, out = job_paths(job)
+            run_info = job_run(job)
+            out, steps = run_info.out, run_info.steps
             pos = json.loads((out / "last.json").read_text())["step"] if (out / "last.json").is_file() else js.step
-            steps = cfg.train.steps
         except (CodecError, OSError, ValueError):
             pos, steps = js.step, "?"
         total = js.total_cpu_s + live

@@ -116,7 +116,7 @@ def test_state_round_trips_through_json(tmp_path):
 
 def test_status_answers_fast_without_a_running_campaign(tmp_path):
     plan = tmp_path / "plan.toml"
-    (tmp_path / "job.toml").write_text("[train]\nsteps = 10\n")
+    (tmp_path / "job.toml").write_text("[train]\nsteps = 10\nout = \"runs/x\"\n")
     plan.write_text(f'state = "{tmp_path / "state.json"}"\n[[job]]\nname = "x"\n'
                     f'config = "{tmp_path / "job.toml"}"\ncheckpoint = "{tmp_path / "x.pt"}"\n')
     t = time.time()
@@ -125,6 +125,11 @@ def test_status_answers_fast_without_a_running_campaign(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "not running" in out.stdout and "- x" in out.stdout
     assert time.time() - t < 20  # the before-stop hook's limit
+    probe = ("import runpy, sys\nsys.argv = ['campaign.py', '--plan', sys.argv[1], 'status']\n"
+             "try:\n    runpy.run_path(sys.argv[0] if False else %r, run_name='__main__')\n"
+             "except SystemExit:\n    pass\nprint('torch' in sys.modules)" % str(ROOT / "scripts" / "campaign.py"))
+    light = subprocess.run([sys.executable, "-c", probe, str(plan)], capture_output=True, text=True, timeout=60)
+    assert light.stdout.strip().endswith("False"), light.stdout + light.stderr  # status never imports torch
     bad = subprocess.run([sys.executable, str(ROOT / "scripts" / "campaign.py"), "--plan", str(tmp_path / "no.toml"),
                           "status"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1

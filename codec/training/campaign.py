@@ -114,6 +114,27 @@ def parse_plan(d: dict[str, Any], where: str = "plan") -> Plan:
     return plan
 
 
+@dataclass(frozen=True)
+class JobRun:
+    """What the scheduler needs of a job's training config, read without
+    importing the trainer (torch): the cycle length and the run folder."""
+
+    steps: int
+    out: Path
+
+
+def job_run(job: Job) -> JobRun:
+    """train.steps and train.out of the job's config; both must be set there."""
+    try:
+        t = tomllib.loads(Path(job.config).read_text()).get("train", {})
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise CampaignError(f"job '{job.name}': cannot read {job.config} ({e})") from None
+    steps, out = t.get("steps"), t.get("out")
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1 or not isinstance(out, str) or not out:
+        raise CampaignError(f"job '{job.name}': {job.config} must set train.steps (the cycle) and train.out")
+    return JobRun(steps, Path(out))
+
+
 def load_plan(path: str | Path) -> Plan:
     path = Path(path)
     if not path.is_file():
@@ -126,6 +147,7 @@ def load_plan(path: str | Path) -> Plan:
     for j in plan.enabled:
         if not Path(j.config).is_file():
             raise CampaignError(f"{path} job '{j.name}': config not found: {j.config}")
+        job_run(j)
     return plan
 
 
