@@ -3,8 +3,11 @@
 This is the one place where device policy lives: the analysis and synthesis
 transforms (and h_a) run on CUDA when present, while everything that decides
 the entropy-coding parameters -- h_s, the factorized density and its tables --
-runs on the CPU in float32 on both sides, so a file encoded on one device
-decodes on another. Shipped checkpoints are found in ``checkpoints/`` of the
+runs on the CPU on both sides. For the hyperprior families the entropy
+parameters are computed by default with exact integer arithmetic
+(``codec.models.integer``), so a file decodes on any machine, kernel set or
+device; float32 arithmetic (``arithmetic=Arithmetic.FLOAT``, and every
+format-1 file) decodes only where the float h_s gives the encoder's bits. Shipped checkpoints are found in ``checkpoints/`` of the
 repository or in the folder named by $CODEC_CHECKPOINTS.
 """
 from __future__ import annotations
@@ -23,6 +26,7 @@ from . import checkpoint as ckpt_io
 from . import container, models
 from .errors import BadCheckpoint, BadImage, ModelMismatch
 from .image import crop, load_rgb, pad, to_rgb8, to_tensor, to_uint8
+from .models.integer import Arithmetic
 from .quantize import QuantizerKind, dither
 
 DEFAULT_MODEL = "mean-scale"
@@ -134,20 +138,28 @@ class Compressed:
     bits: float                  # -log2 P of the coded symbols under the coding models
 
 
+def default_arithmetic(model: LoadedModel) -> Arithmetic:
+    """Integer for models with entropy parameters (hyperprior families), else float (nothing computed)."""
+    return Arithmetic.INTEGER if hasattr(model.net, "exact_parameters") else Arithmetic.FLOAT
+
+
 def compress_full(image, model: LoadedModel | None = None,
                   quantizer: QuantizerKind = QuantizerKind.ROUND, seed: int | None = None,
-                  reconstruct: bool = True) -> Compressed:
+                  reconstruct: bool = True, arithmetic: Arithmetic | None = None) -> Compressed:
     """Compress and (unless ``reconstruct`` is False) also synthesize what the
-    decoder will show, from the same dequantized latent the decoder rebuilds."""
+    decoder will show, from the same dequantized latent the decoder rebuilds.
+    ``arithmetic`` of the entropy parameters: None picks ``default_arithmetic``."""
     model = model or load_model()
+    arithmetic = default_arithmetic(model) if arithmetic is None else Arithmetic(arithmetic)
     rgb = _as_rgb(image)
     H, W = rgb.shape[:2]
     seed = secrets.randbits(63) if (seed is None and quantizer == QuantizerKind.UNIVERSAL) else (seed or 0)
     g = model.net.geometry(H, W)
     x = pad(to_tensor(rgb), g.stride).to(model.device).contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
-        coded = model.net.compress(x, _dither_fn(quantizer, seed))
-    header = container.Header(model.model_id, model.quality, model.digest, H, W, int(quantizer), seed)
+        coded = model.net.compress(x, _dither_fn(quantizer, seed), arithmetic)
+    header = container.Header(model.model_id, model.quality, model.digest, H, W, int(quantizer), seed,
+                              int(arithmetic))
     data = container.pack(header, coded.sections)
     rec = None
     if reconstruct:
@@ -157,9 +169,10 @@ def compress_full(image, model: LoadedModel | None = None,
 
 
 def compress(image, model: LoadedModel | None = None,
-             quantizer: QuantizerKind = QuantizerKind.ROUND, seed: int | None = None) -> bytes:
+             quantizer: QuantizerKind = QuantizerKind.ROUND, seed: int | None = None,
+             arithmetic: Arithmetic | None = None) -> bytes:
     """Compress an image (path, PIL image or (H, W, 3) uint8 array) to file bytes."""
-    return compress_full(image, model, quantizer, seed, reconstruct=False).data
+    return compress_full(image, model, quantizer, seed, reconstruct=False, arithmetic=arithmetic).data
 
 
 def model_for(header: container.Header, model: LoadedModel | None = None,
@@ -188,5 +201,6 @@ def decompress(data: bytes, model: LoadedModel | None = None, device: str | None
     m = model_for(header, model, device)
     g = m.net.geometry(header.height, header.width)
     with torch.inference_mode():
-        x_hat = m.net.decompress(sections, g, _dither_fn(QuantizerKind(header.quantizer), header.seed))
+        x_hat = m.net.decompress(sections, g, _dither_fn(QuantizerKind(header.quantizer), header.seed),
+                                 Arithmetic(header.arithmetic))
     return to_uint8(crop(x_hat, header.height, header.width))

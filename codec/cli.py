@@ -39,7 +39,9 @@ def cmd_compress(a) -> None:
         raise OutputExists(f"{out} exists (use --force to overwrite)")
     model = api.load_model(a.checkpoint, a.model, a.quality, a.device)
     q = QuantizerKind.UNIVERSAL if a.quantizer == "uq" else QuantizerKind.ROUND
-    data = api.compress(a.input, model, q, a.seed)
+    from .models.integer import Arithmetic
+    arith = None if a.arithmetic is None else Arithmetic[a.arithmetic.upper()]
+    data = api.compress(a.input, model, q, a.seed, arith)
     write_output(out, data, a.force)
 
 
@@ -68,11 +70,12 @@ def cmd_info(a) -> None:
     e = models.entry_by_id(h.model_id)
     bits = 8 * len(data)
     print(f"file:        {a.input} ({len(data)} bytes)")
-    print(f"format:      version {container.FORMAT_VERSION}")
+    print(f"format:      version {data[4]}")
     print(f"model:       {e.name} (id {h.model_id}, quality {h.quality}, digest {h.digest.hex()})")
     print(f"image:       {h.width}x{h.height} pixels, {bits / (h.width * h.height):.4f} bpp")
     q = {0: "rounding", 1: f"universal quantization (seed {h.seed})"}[h.quantizer]
     print(f"quantizer:   {q}")
+    print(f"entropy parameters: {('float32', 'integer')[h.arithmetic]} arithmetic")
     for i, s in enumerate(sections):
         print(f"section {i}:   latent {s.shape[0]}x{s.shape[1]}x{s.shape[2]}, symbols [{s.lo}, {s.hi}], "
               f"{len(s.payload)} bytes")
@@ -105,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--quantizer", choices=("round", "uq"), default="round",
                    help="test-time quantizer: rounding or universal quantization")
     c.add_argument("--seed", type=int, help="dither seed for --quantizer uq (default: random)")
+    c.add_argument("--arithmetic", choices=("integer", "float"),
+                   help="entropy-parameter arithmetic: integer (default for hyperprior models; decodes on any "
+                        "machine) or float32 (decodes only where float kernels agree)")
     c.add_argument("--device", default="auto")
     c.add_argument("-f", "--force", action="store_true", help="overwrite an existing output")
     c.set_defaults(func=cmd_compress)

@@ -1,10 +1,10 @@
 """The compressed file format, and only it (no torch, no model code).
 
-Format version 1. All integers little-endian.
+Format version 2. All integers little-endian.
 
     offset  size  field
     0       4     magic b"\\x89LIC"
-    4       1     format version (1)
+    4       1     format version (2; 1 is still read)
     5       2     model id (u16, stable, from the model registry)
     7       1     quality index (u8, informative)
     8       8     weights digest: first 8 bytes of SHA-256 over the checkpoint's
@@ -12,7 +12,9 @@ Format version 1. All integers little-endian.
     16      4     image height in pixels (u32, 1..MAX_SIDE)
     20      4     image width in pixels (u32, 1..MAX_SIDE)
     24      1     quantizer id (0 rounding, 1 universal quantization)
-    25      8     dither seed (u64) -- present only when quantizer id is 1
+    25      1     entropy-parameter arithmetic (0 float32, 1 integer; see
+                  codec.models.integer) -- absent in version 1 (read as 0)
+    ..      8     dither seed (u64) -- present only when quantizer id is 1
     ..      1     number of sections S (1..MAX_SECTIONS)
     ..      18*S  section table, per section: channels, height, width (u16 x3),
                   lowest and highest symbol of its alphabet (i32 x2),
@@ -35,16 +37,19 @@ from dataclasses import dataclass, field
 from .errors import CorruptFile
 
 MAGIC = b"\x89LIC"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 MAX_SIDE = 16384          # largest height or width accepted, pixels
 MAX_SECTIONS = 8
 _FIXED = struct.Struct("<4sBHB8sIIB")     # magic .. quantizer id
+_ARITHMETIC = struct.Struct("<B")
 _SEED = struct.Struct("<Q")
 _COUNT = struct.Struct("<B")
 _SECTION = struct.Struct("<HHHiiI")
 _CRC = struct.Struct("<I")
 QUANTIZER_IDS = (0, 1)
 UNIVERSAL_ID = 1
+ARITHMETIC_IDS = (0, 1)
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,7 @@ class Header:
     width: int
     quantizer: int
     seed: int = 0
+    arithmetic: int = 0    # 0 float32 entropy parameters, 1 integer
 
 
 def pack(header: Header, sections: list[Section]) -> bytes:
@@ -78,10 +84,13 @@ def pack(header: Header, sections: list[Section]) -> bytes:
         raise ValueError(f"image size {header.height}x{header.width} outside 1..{MAX_SIDE}")
     if header.quantizer not in QUANTIZER_IDS:
         raise ValueError(f"unknown quantizer id {header.quantizer}")
+    if header.arithmetic not in ARITHMETIC_IDS:
+        raise ValueError(f"unknown arithmetic id {header.arithmetic}")
     if not 1 <= len(sections) <= MAX_SECTIONS:
         raise ValueError("1 to 8 sections")
     parts = [_FIXED.pack(MAGIC, FORMAT_VERSION, header.model_id, header.quality,
-                         header.digest, header.height, header.width, header.quantizer)]
+                         header.digest, header.height, header.width, header.quantizer),
+             _ARITHMETIC.pack(header.arithmetic)]
     if header.quantizer == UNIVERSAL_ID:
         parts.append(_SEED.pack(header.seed))
     parts.append(_COUNT.pack(len(sections)))
@@ -111,10 +120,14 @@ def unpack(data: bytes) -> tuple[Header, list[Section]]:
         raise CorruptFile("not a codec file (bad magic bytes)")
     r = _Reader(data)
     magic, version, model_id, quality, digest, h, w, quantizer = r.take(_FIXED, "header")
-    if version != FORMAT_VERSION:
-        raise CorruptFile(f"unsupported format version {version} (this build reads {FORMAT_VERSION})")
+    if version not in READABLE_VERSIONS:
+        raise CorruptFile(f"unsupported format version {version} (this build reads "
+                          f"{', '.join(map(str, READABLE_VERSIONS))})")
     if quantizer not in QUANTIZER_IDS:
         raise CorruptFile(f"unknown quantizer id {quantizer} in header")
+    arithmetic = r.take(_ARITHMETIC, "header")[0] if version >= 2 else 0
+    if arithmetic not in ARITHMETIC_IDS:
+        raise CorruptFile(f"unknown entropy-parameter arithmetic id {arithmetic} in header")
     seed = r.take(_SEED, "header (dither seed missing)")[0] if quantizer == UNIVERSAL_ID else 0
     if not (1 <= h <= MAX_SIDE and 1 <= w <= MAX_SIDE):
         raise CorruptFile(f"header claims a {h}x{w} image; the limit is {MAX_SIDE}x{MAX_SIDE}")
@@ -136,5 +149,5 @@ def unpack(data: bytes) -> tuple[Header, list[Section]]:
             raise CorruptFile("section alphabet is empty (lo > hi)")
         sections.append(Section((c, sh, sw), lo, hi, data[r.pos:r.pos + n]))
         r.pos += n
-    header = Header(model_id, quality, digest, h, w, quantizer, seed)
+    header = Header(model_id, quality, digest, h, w, quantizer, seed, arithmetic)
     return header, sections

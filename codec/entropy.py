@@ -24,6 +24,8 @@ Coding rules (both sides, documented here once):
 * Conditional latent: k = round(y - mu [- u]) over [lo, hi] = [min k, max k]
   of the section, coded with a quantized Gaussian of standard deviation
   max(sigma, 0.11) and mean 0 (rounding) or -u (universal quantization).
+  That is the float-arithmetic rule; integer-arithmetic files code y with the
+  frozen integer pmfs of ``codec.scaletable`` instead.
 """
 from __future__ import annotations
 

@@ -9,6 +9,10 @@ class CorruptFile(CodecError):
     """A compressed file is truncated, altered or not one of ours."""
 
 
+class ParameterMismatch(CorruptFile):
+    """A float-arithmetic file's entropy parameters differ on this machine: it cannot decode."""
+
+
 class ModelMismatch(CodecError):
     """A file was made with weights other than the ones available."""
 

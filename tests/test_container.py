@@ -4,10 +4,17 @@ from codec import container
 from codec.container import Header, Section
 from codec.errors import CorruptFile
 
-HDR = Header(model_id=3, quality=3, digest=bytes(range(8)), height=17, width=31, quantizer=0)
+HDR = Header(model_id=3, quality=3, digest=bytes(range(8)), height=17, width=31, quantizer=0, arithmetic=1)
 SECTIONS = [Section((4, 1, 1), -2, 3, b"\x01\x02\x03\x04"), Section((8, 2, 2), -1, 1, b"\xaa\xbb\xcc\xdd")]
 
-# Pinned bytes of format version 1. Changing them requires bumping FORMAT_VERSION.
+# Pinned bytes of format version 2. Changing them requires bumping FORMAT_VERSION.
+GOLDEN_V2 = (
+    "894c494302030003000102030405060711000000" "1f000000" "00" "01" "02"
+    "040001000100" "feffffff" "03000000" "04000000"
+    "080002000200" "ffffffff" "01000000" "04000000"
+    "01020304" "aabbccdd"
+)
+# Format version 1 (no arithmetic byte): still read, as float arithmetic.
 GOLDEN_V1 = (
     "894c494301030003000102030405060711000000" "1f000000" "00" "02"
     "040001000100" "feffffff" "03000000" "04000000"
@@ -16,19 +23,37 @@ GOLDEN_V1 = (
 )
 
 
-def test_golden_bytes_pin_format_version_1():
-    data = container.pack(HDR, SECTIONS)
-    assert container.FORMAT_VERSION == 1
+def _with_crc(hex_body: str) -> bytes:
     import zlib
-    body = bytes.fromhex(GOLDEN_V1)
-    assert data == body + zlib.crc32(body).to_bytes(4, "little")
+    body = bytes.fromhex(hex_body)
+    return body + zlib.crc32(body).to_bytes(4, "little")
+
+
+def test_golden_bytes_pin_format_version_2():
+    data = container.pack(HDR, SECTIONS)
+    assert container.FORMAT_VERSION == 2
+    assert data == _with_crc(GOLDEN_V2)
+
+
+def test_format_version_1_bytes_still_unpack_as_float_arithmetic():
+    h, s = container.unpack(_with_crc(GOLDEN_V1))
+    assert h == Header(3, 3, bytes(range(8)), 17, 31, 0, arithmetic=0) and s == SECTIONS
 
 
 def test_golden_bytes_with_dither_seed():
     h = Header(3, 3, bytes(8), 1, 1, 1, seed=0x0102030405060708)
     data = container.pack(h, SECTIONS[:1])
-    assert data[24] == 1 and data[25:33] == bytes.fromhex("0807060504030201")
+    assert data[24] == 1 and data[25] == 0 and data[26:34] == bytes.fromhex("0807060504030201")
     assert container.unpack(data)[0].seed == 0x0102030405060708
+
+
+def test_unknown_arithmetic_id_is_refused():
+    data = bytearray(container.pack(HDR, SECTIONS))
+    data[25] = 9
+    import zlib
+    data[-4:] = zlib.crc32(bytes(data[:-4])).to_bytes(4, "little")
+    with pytest.raises(CorruptFile, match="arithmetic id 9"):
+        container.unpack(bytes(data))
 
 
 def test_pack_unpack_roundtrip():
@@ -73,11 +98,11 @@ def test_unknown_quantizer_and_missing_seed():
         container.unpack(bytes(data))
     uq = container.pack(Header(3, 3, bytes(8), 1, 1, 1, seed=5), SECTIONS[:1])
     with pytest.raises(CorruptFile, match="seed"):
-        container.unpack(uq[:29])
+        container.unpack(uq[:30])
 
 
 def test_header_claiming_long_payload_is_truncation():
     data = bytearray(container.pack(HDR, SECTIONS))
-    data[40:44] = (10 ** 9).to_bytes(4, "little")
+    data[41:45] = (10 ** 9).to_bytes(4, "little")
     with pytest.raises(CorruptFile, match="truncated"):
         container.unpack(bytes(data))

@@ -33,12 +33,13 @@ class FactorizedPrior(CodecModel):
         return RateDistortionOutput(self.synthesis(yq.synthesis),
                                     {"y": self.entropy_bottleneck.likelihood(yq.rate)})
 
-    def compress(self, x: Tensor, dither: DitherFn = no_dither) -> Coded:
+    def compress(self, x: Tensor, dither: DitherFn = no_dither, arithmetic=None) -> Coded:
+        """``arithmetic`` is accepted for a uniform interface: no entropy parameters here."""
         y = to_cpu_f32(self.analysis(x))
         cy = self.coder("entropy_bottleneck").encode(y, dither(0, tuple(y.shape)))
         return Coded([cy.section], cy.y_hat, cy.bits)
 
-    def decompress(self, sections, g: Geometry, dither: DitherFn = no_dither) -> Tensor:
+    def decompress(self, sections, g: Geometry, dither: DitherFn = no_dither, arithmetic=None) -> Tensor:
         self.check_sections(sections, g)
         y_shape = g.shape("y")
         y_hat = self.coder("entropy_bottleneck").decode(sections[0], y_shape, dither(0, y_shape))

@@ -31,3 +31,8 @@ class MeanScaleHyperprior(ScaleHyperprior):
         with torch.autocast(dev.type, enabled=False):
             scales, means = self.h_s(z_hat.float().to(dev)).chunk(2, 1)
         return GaussianParams(scales, means)
+
+    @staticmethod
+    def _split(v: Tensor) -> tuple[Tensor, Tensor]:
+        scales, means = v.chunk(2, 1)
+        return scales, means
