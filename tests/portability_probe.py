@@ -3,9 +3,8 @@
     python tests/portability_probe.py FILE OUT.npy [--threads N] [--no-onednn]
 
 Prints one JSON line: SHA-256 of the entropy parameters of y (integer files:
-scale indices and means; float files: scales and means), of the dequantized
-latent y_hat, and whether decoding succeeded; saves the decoded pixels to
-OUT.npy. Used by test_portability.py in subprocesses with different kernel
+scale indices and means; float files: scales and means) and whether decoding
+succeeded; saves the decoded pixels to OUT.npy. Used by test_portability.py in subprocesses with different kernel
 sets (ONEDNN_MAX_CPU_ISA), oneDNN on/off and thread counts.
 """
 from __future__ import annotations

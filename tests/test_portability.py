@@ -3,8 +3,8 @@ cannot change the entropy parameters of integer-arithmetic files.
 
 Encode once (this process, default kernels), then decode in subprocesses with
 ONEDNN_MAX_CPU_ISA = SSE41 / AVX / AVX2, with oneDNN disabled, and with 1 and 2
-threads: every decode succeeds and the entropy parameters and the latent y_hat
-are bit-identical to the encoder's. g_s stays float32, so pixels may differ
+threads: every decode succeeds and the entropy parameters are bit-identical to
+the encoder's (so is y_hat = k + mu, k being range-decoded under them). g_s stays float32, so pixels may differ
 where g_s itself differs; each test prints how many pixels do (run with -s).
 """
 import json
