@@ -131,3 +131,22 @@ def test_both_arithmetics_decode_with_one_checkpoint(shipped):
         res = api.compress_full(img, shipped, arithmetic=kind)
         assert container.unpack(res.data)[0].arithmetic == kind
         np.testing.assert_array_equal(api.decompress(res.data, shipped), res.reconstruction)
+
+
+def test_float_file_whose_parameters_differ_ends_with_one_line_and_exit_2(tmp_path, monkeypatch, capsys):
+    """What another machine's float kernels do to a float file, simulated by a 1e-4 change in h_s."""
+    from codec import cli
+    from codec.models.hyperprior import GaussianParams
+    from codec.models.meanscale import MeanScaleHyperprior
+    from PIL import Image
+    png, lic, out = tmp_path / "a.png", tmp_path / "a.lic", tmp_path / "b.png"
+    Image.fromarray(natural_like(40, 60, seed=4)).save(png)
+    assert cli.main(["compress", str(png), "-o", str(lic), "--arithmetic", "float", "--device", "cpu"]) == 0
+    assert container.unpack(lic.read_bytes())[0].arithmetic == Arithmetic.FLOAT
+    float_parameters = MeanScaleHyperprior.entropy_parameters
+    monkeypatch.setattr(MeanScaleHyperprior, "entropy_parameters",
+                        lambda self, z: GaussianParams(*(t * 1.0001 for t in float_parameters(self, z))))
+    capsys.readouterr()
+    assert cli.main(["decompress", str(lic), "-o", str(out), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "float arithmetic" in err[0] and not out.exists()
