@@ -150,3 +150,12 @@ def test_float_file_whose_parameters_differ_ends_with_one_line_and_exit_2(tmp_pa
     assert cli.main(["decompress", str(lic), "-o", str(out), "--device", "cpu"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "float arithmetic" in err[0] and not out.exists()
+
+
+def test_integer_h_s_follows_changes_to_the_float_weights(ckpt_dir):
+    net = api.load_model(ckpt_dir / "mean-scale-q3.pt", device="cpu").net
+    first = net.integer_h_s()
+    assert net.integer_h_s() is first
+    with torch.no_grad():
+        net.h_s[0].weight.mul_(0.5)
+    assert net.integer_h_s() is not first
