@@ -117,7 +117,7 @@ class Scheduler:
         with open(self.log_file, "a") as f:
             f.write(f"{now()} {msg}\n")
 
-    def _init_jobs(self) -> None:
+    def _init_jobs(self, session_start: bool = True) -> None:
         for job in self.plan.enabled:
             js = self.state.jobs.get(job.name)
             if js is None:
@@ -125,7 +125,10 @@ class Scheduler:
                 r = read_restart(job.restart_file)
                 if r is not None:  # a machine without runs/: CPU so far comes with the checkpoint
                     js.cpu_s, js.cycle, js.best_loss = r.cpu_h * 3600, r.cycle, r.heldout.get("loss")
-            js.session_start_cpu_s = js.total_cpu_s
+                if not session_start:
+                    js.session_start_cpu_s = js.total_cpu_s
+            if session_start:
+                js.session_start_cpu_s = js.total_cpu_s
 
     def main(self) -> None:
         for sig, name in ((signal.SIGUSR1, "pause"), (signal.SIGUSR2, "resume"), (signal.SIGTERM, "stop")):
@@ -139,6 +142,7 @@ class Scheduler:
         try:
             while not self.flags["stop"]:
                 self._handle_flags(None)
+                self._reload_plan()
                 if self.state.paused:
                     time.sleep(POLL_S)
                     continue
@@ -151,6 +155,24 @@ class Scheduler:
             self.state.scheduler_pid, self.state.running = None, None
             save_state(self.plan, self.state)
             self.log("scheduler stopped")
+
+    def _reload_plan(self) -> None:
+        """Edits of the plan (shares, enabled jobs, priorities) take effect at
+        the next chunk without a restart; a broken edit keeps the old plan."""
+        try:
+            plan = load_plan(self.plan_path)
+        except CodecError as e:
+            self.log(f"plan not reloaded: {e}")
+            return
+        if plan.state != self.plan.state:
+            self.log("plan's state path changed: ignored until a restart")
+            plan = Plan(plan.jobs, plan.eval_every_cpu_h, plan.holdout, plan.kodak, plan.nice,
+                        plan.autogroup_nice, self.plan.state)
+        if plan.autogroup_nice != self.plan.autogroup_nice:
+            set_autogroup_nice(os.getpid(), plan.autogroup_nice)
+            self.log(f"autogroup niceness now {plan.autogroup_nice}")
+        self.plan = plan
+        self._init_jobs(session_start=False)
 
     def _sleep(self, seconds: float) -> None:
         end = time.time() + seconds
