@@ -18,6 +18,8 @@ Choices that move the curves, and why:
 - AVIF: libavif through Pillow (>= 11.3 has it built in), default speed 6.
 - HEVC intra: x265 through libheif/pillow-heif, the coder inside BPG. 4:4:4
   by default, as CompressAI's published BPG curve.
+- JPEG XL: libjxl through pillow-jxl-plugin (GPL-3.0-or-later, an optional
+  dependency), effort 7, one thread, a sweep of libjxl's quality (``jxl``).
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from . import jxl
 from ..errors import CodecError
 
 
@@ -129,7 +132,7 @@ def _heif_decode(data: bytes) -> np.ndarray:
 QUALITY_SWEEP = (5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95)
 # Families expand to curves; as an anchor a family means its first curve.
 ALIASES = {"jpeg": ("jpeg-420", "jpeg-444"), "avif": ("avif-444",), "hevc": ("hevc-444",),
-           "bpg": ("hevc-444",), "jp2": ("jpeg2000",)}
+           "bpg": ("hevc-444",), "jp2": ("jpeg2000",), "jpegxl": ("jxl",), "jpeg-xl": ("jxl",)}
 
 
 def table() -> dict[str, ClassicalCodec]:
@@ -166,6 +169,9 @@ def table() -> dict[str, ClassicalCodec]:
         ClassicalCodec("hevc-420", "HEVC intra 4:2:0 (x265)", "pillow-heif", "quality",
                        (5, 10, 15, 20, 30, 40, 50, 60, 70),
                        _heif_encoder(420), _heif_decode, _heif_missing),
+        ClassicalCodec("jxl", f"JPEG XL (libjxl, effort {jxl.EFFORT})", jxl.LIBRARY, "quality",
+                       (5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90),
+                       jxl.encode, jxl.decode, jxl.missing),
     ]
     return {c.name: c for c in codecs}
 
@@ -210,6 +216,7 @@ def library_versions() -> tuple[str, ...]:
         except ValueError:        # a Pillow that does not know the feature
             pass
     out = [f"Pillow {PIL.__version__} ({', '.join(libs)})"]
+    out += [jxl.version()] if jxl.version() else []
     try:
         import pillow_heif
     except ImportError:

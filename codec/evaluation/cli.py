@@ -1,7 +1,7 @@
 """Argument parsing for ``codec eval``; the work is codec.evaluation.evaluate.run.
 
     codec eval ../shared/data/kodak --models mean-scale,hyperprior,factorized \\
-        --codecs jpeg,webp,jpeg2000,avif,hevc --out results/kodak
+        --codecs jpeg,webp,jpeg2000,avif,hevc,jxl --out results/kodak
 """
 from __future__ import annotations
 
@@ -49,11 +49,11 @@ def add_eval_parser(subparsers) -> None:
                    help="comma-separated quality indices (default: every shipped checkpoint)")
     e.add_argument("--codecs", type=_names, default=None,
                    help="classical codecs: jpeg (4:2:0 and 4:4:4), jpeg-420, jpeg-444, webp, jpeg2000, avif, "
-                        "avif-420, hevc (4:4:4), hevc-420, or 'none' (default: jpeg,webp,jpeg2000,avif,hevc "
+                        "avif-420, hevc (4:4:4), hevc-420, jxl, or 'none' (default: jpeg,webp,jpeg2000,avif,hevc,jxl "
                         "where the library is present)")
     e.add_argument("--anchors", type=_names, default=None,
                    help="curves to report BD-rates against: codecs (run if not listed), models, or "
-                        "compressai:<published curve> (default: jpeg-420,hevc-444)")
+                        "compressai:<published curve> (default: jpeg-420,hevc-444,jxl)")
     e.add_argument("--published", type=_names, default=None,
                    help="CompressAI curves to draw, or 'none' (default: those of the evaluated architectures)")
     e.add_argument("--out", help="output folder (default: results/<folder name>)")

@@ -34,10 +34,11 @@ from . import classical, report
 from ..errors import CodecError
 from ..image import IMAGE_SUFFIXES, load_rgb
 from ..metrics import MS_SSIM_MIN_SIDE, bpp, ms_ssim, ms_ssim_db, psnr
+from .ssimulacra2 import ssimulacra2
 from .report import Curve, CurveKind, Point, ResultsCSV, Row
 
-DEFAULT_CODECS = ("jpeg", "webp", "jpeg2000", "avif", "hevc")
-DEFAULT_ANCHORS = ("jpeg-420", "hevc-444")
+DEFAULT_CODECS = ("jpeg", "webp", "jpeg2000", "avif", "hevc", "jxl")
+DEFAULT_ANCHORS = ("jpeg-420", "hevc-444", "jxl")
 PUBLISHED_PREFIX = "compressai:"
 # Our model -> the CompressAI curve of the same architecture, decoded to 8 bits as ours are.
 PUBLISHED_MATCH = {"factorized": "bmshj2018-factorized-mse-8bit", "hyperprior": "bmshj2018-hyperprior-mse-8bit",
@@ -198,7 +199,7 @@ def _row(curve: str, setting: str, image: Path, rgb: np.ndarray, data: bytes, re
     h, w = rgb.shape[:2]
     s = ms_ssim(rgb, rec)
     return Row(curve, setting, image.name, h, w, len(data), bpp(len(data), h, w), est_bits / (h * w),
-               psnr(rgb, rec), s, ms_ssim_db(s), enc_s, dec_s, decode_ok)
+               psnr(rgb, rec), s, ms_ssim_db(s), ssimulacra2(rgb, rec), enc_s, dec_s, decode_ok)
 
 
 # --- classical codecs: a process pool over images -------------------------------
@@ -322,8 +323,10 @@ def build_curve(name: str, label: str, kind: CurveKind, setting_name: str, setti
         if len(sel) < len(images):
             continue
         ms = _mean(sel, "ms_ssim")
-        points.append(Point(s, _mean(sel, "bpp"), _mean(sel, "psnr"), ms, ms_ssim_db(ms), _mean(sel, "est_bpp"),
-                            _mean(sel, "enc_s"), _mean(sel, "dec_s"), len(sel), all(r.decode_ok for r in sel)))
+        points.append(Point(s, _mean(sel, "bpp"), _mean(sel, "psnr"), ms, ms_ssim_db(ms),
+                            ssimulacra2=_mean(sel, "ssimulacra2"), est_bpp=_mean(sel, "est_bpp"),
+                            enc_s=_mean(sel, "enc_s"), dec_s=_mean(sel, "dec_s"), n_images=len(sel),
+                            decode_ok=all(r.decode_ok for r in sel)))
     return Curve(name, label, kind, setting_name, points)
 
 

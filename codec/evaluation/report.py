@@ -46,6 +46,7 @@ class Point:
     psnr: float              # dB
     ms_ssim: float
     ms_ssim_db: float        # -10 log10(1 - ms_ssim)
+    ssimulacra2: float = math.nan  # mean SSIMULACRA 2 score (0..100, higher is better)
     est_bpp: float = math.nan  # the model's own estimate (-log2 P / pixels); learned only
     enc_s: float = math.nan    # wall seconds per image
     dec_s: float = math.nan
@@ -144,6 +145,7 @@ class Row:
     psnr: float
     ms_ssim: float
     ms_ssim_db: float
+    ssimulacra2: float
     enc_s: float
     dec_s: float
     decode_ok: bool
