@@ -31,16 +31,19 @@ from pathlib import Path
 import numpy as np
 
 from . import classical, report
+from .ssimulacra2 import ssimulacra2
 from ..errors import CodecError
 from ..image import IMAGE_SUFFIXES, load_rgb
 from ..metrics import MS_SSIM_MIN_SIDE, bpp, ms_ssim, ms_ssim_db, psnr
-from .ssimulacra2 import ssimulacra2
+from .kodak import is_kodak24
 from .report import Curve, CurveKind, Point, ResultsCSV, Row
 
 DEFAULT_CODECS = ("jpeg", "webp", "jpeg2000", "avif", "hevc", "jxl")
 DEFAULT_ANCHORS = ("jpeg-420", "hevc-444", "jxl")
 PUBLISHED_PREFIX = "compressai:"
 # Our model -> the CompressAI curve of the same architecture, decoded to 8 bits as ours are.
+# Published classical anchors drawn by default (labelled as published figures, not our runs).
+PUBLISHED_DEFAULT = ("vtm", "bpg444", "av1")
 PUBLISHED_MATCH = {"factorized": "bmshj2018-factorized-mse-8bit", "hyperprior": "bmshj2018-hyperprior-mse-8bit",
                    "mean-scale": "mbt2018-mean-mse-8bit"}
 
@@ -90,6 +93,7 @@ class Plan:
     anchors: tuple[str, ...]          # curve names, ours or "compressai:<name>"
     published: tuple[str, ...]        # keys of the published data file
     notes: tuple[str, ...]
+    kodak: bool = False               # the images are the 24 Kodak files (by SHA-256): published curves compare
 
 
 @dataclass
@@ -184,14 +188,19 @@ def make_plan(cfg: EvalConfig) -> Plan:
     codecs, anchors, pub_anchors = _plan_classical(cfg, notes, {r.model for r in learned})
     available = report.load_published().curves
     wanted = list(cfg.published) if cfg.published is not None else \
-        [PUBLISHED_MATCH[m] for m in dict.fromkeys(r.model for r in learned) if m in PUBLISHED_MATCH]
+        [PUBLISHED_MATCH[m] for m in dict.fromkeys(r.model for r in learned) if m in PUBLISHED_MATCH] + \
+        list(PUBLISHED_DEFAULT)
     for name in wanted + pub_anchors:
         if name not in available:
             raise CodecError(f"unknown published curve '{name}' (known: {', '.join(available)})")
     if not learned and not codecs:
         raise CodecError("nothing to evaluate: no model checkpoints and no classical codecs")
+    kodak = is_kodak24(images)
+    if not kodak and (wanted or pub_anchors):
+        notes.append("the folder is not the 24 Kodak images (checked by SHA-256): published Kodak curves are "
+                     "drawn for reference but left out of the BD-rate table")
     return Plan(tuple(images), tuple(learned), tuple(codecs), tuple(anchors),
-                tuple(dict.fromkeys(wanted + pub_anchors)), tuple(notes))
+                tuple(dict.fromkeys(wanted + pub_anchors)), tuple(notes), kodak)
 
 
 def _row(curve: str, setting: str, image: Path, rgb: np.ndarray, data: bytes, rec: np.ndarray,
@@ -347,14 +356,16 @@ def _curves(plan: Plan, rows, published: report.Published) -> list[Curve]:
 
 
 def _comparisons(plan: Plan, curves: list[Curve]) -> list[report.Comparison]:
+    """Every curve against every anchor. Published curves (as the curve or as
+    the anchor) only on the 24 Kodak images: their figures are Kodak means."""
     by = {c.name: c for c in curves}
     out = []
     for c in curves:      # published curves too: they show what the anchors mean on this machine
-        if not c.points:
+        if not c.points or (c.kind == CurveKind.PUBLISHED and not plan.kodak):
             continue
-        against = [a for a in plan.anchors if a != c.name]
+        against = [a for a in plan.anchors if a != c.name and (plan.kodak or not a.startswith(PUBLISHED_PREFIX))]
         match = PUBLISHED_PREFIX + PUBLISHED_MATCH.get(c.name, "")
-        if c.kind == CurveKind.LEARNED and match in by and match not in against:
+        if plan.kodak and c.kind == CurveKind.LEARNED and match in by and match not in against:
             against.append(match)
         out += [report.compare(c, by[a]) for a in against if by[a].points]
     return out
@@ -388,7 +399,7 @@ def run(cfg: EvalConfig) -> EvalResult:
     comparisons = _comparisons(plan, curves)
     dataset = cfg.folder.resolve().name
     info = report.RunInfo(dataset, str(cfg.folder), tuple(p.name for p in plan.images), _versions(),
-                          plan.notes)
+                          plan.notes, plan.kodak)
     files = [store.path] + report.write_curves(cfg.out, curves, comparisons)
     files += [report.write_summary(cfg.out, info, curves, comparisons, published)]
     files += report.write_plots(cfg.out, curves, dataset)

@@ -79,6 +79,8 @@ class Comparison:
     bd_psnr: float | None             # dB; positive: better than the anchor
     bd_rate_msssim: float | None      # percent, on MS-SSIM dB
     bd_msssim_db: float | None        # dB of MS-SSIM dB
+    bd_rate_ssimulacra2: float | None = None   # percent, on SSIMULACRA 2
+    bd_ssimulacra2: float | None = None        # SSIMULACRA 2 points at equal rate
     note: str = ""
     anchor_psnr_at_bpp: float | None = None
 
@@ -103,7 +105,8 @@ def load_published() -> Published:
         msdb = c.get("ms-ssim-db") or [-10 * math.log10(1 - v) if v < 1 else math.inf for v in ms]
         pts = [Point(str(settings[i]), c["bpp"][i], c.get("psnr", [math.nan] * n)[i], ms[i], msdb[i])
                for i in range(n)]
-        curves[name] = Curve(name, f"CompressAI {name}", CurveKind.PUBLISHED, "quality", pts,
+        curves[name] = Curve(name, f"published: {name} (CompressAI's Kodak table, not run here)",
+                             CurveKind.PUBLISHED, "quality", pts,
                              f"{raw['repo']} @ {raw['commit'][:10]}: {c.get('file', '')}")
     return Published(raw["source"], raw["repo"], raw["commit"], curves)
 
@@ -116,16 +119,19 @@ def _delta(fn, anchor: Curve, test: Curve, attr: str) -> tuple[float | None, str
 
 
 def compare(test: Curve, anchor: Curve) -> Comparison:
-    """BD-rate and BD-PSNR on PSNR and on MS-SSIM dB."""
+    """BD-rate and BD-quality on PSNR, on MS-SSIM dB and on SSIMULACRA 2
+    (None on a metric a curve lacks, e.g. SSIMULACRA 2 of published curves)."""
     r_p, why = _delta(bd_rate, anchor, test, "psnr")
     d_p, _ = _delta(bd_psnr, anchor, test, "psnr")
     r_m, _ = _delta(bd_rate, anchor, test, "ms_ssim_db")
     d_m, _ = _delta(bd_psnr, anchor, test, "ms_ssim_db")
+    r_s, _ = _delta(bd_rate, anchor, test, "ssimulacra2")
+    d_s, _ = _delta(bd_psnr, anchor, test, "ssimulacra2")
     at = None
     if len(test.points) == 1:
         q = quality_at_rate(anchor.column("bpp"), anchor.column("psnr"), test.points[0].bpp)
         at = None if math.isnan(q) else q
-    return Comparison(test.name, anchor.name, r_p, d_p, r_m, d_m, why, at)
+    return Comparison(test.name, anchor.name, r_p, d_p, r_m, d_m, r_s, d_s, why, at)
 
 
 # --- per-image rows: results.csv ----------------------------------------------
@@ -222,7 +228,8 @@ def curve_json(curve: Curve, comparisons: list[Comparison]) -> dict:
          "images": max((p.n_images for p in curve.points), default=0), "setting_name": curve.setting_name,
          "settings": [p.setting for p in curve.points]}
     for key, attr in (("bpp", "bpp"), ("est_bpp", "est_bpp"), ("psnr", "psnr"), ("ms-ssim", "ms_ssim"),
-                      ("ms-ssim-db", "ms_ssim_db"), ("enc_s", "enc_s"), ("dec_s", "dec_s")):
+                      ("ms-ssim-db", "ms_ssim_db"), ("ssimulacra2", "ssimulacra2"), ("enc_s", "enc_s"),
+                      ("dec_s", "dec_s")):
         if curve.kind == CurveKind.LEARNED or key != "est_bpp":
             d[key] = [_finite(float(getattr(p, attr))) for p in curve.points]
     if curve.kind == CurveKind.LEARNED:
@@ -272,10 +279,19 @@ def _plot(curves: list[Curve], attr: str, ylabel: str, title: str, path: Path) -
     write_atomic(path, buf.getvalue())
 
 
+PLOTS = (("psnr.png", "psnr", "PSNR (dB, 8-bit RGB, mean over images)", "PSNR"),
+         ("msssim_db.png", "ms_ssim_db", "MS-SSIM (dB) = -10 log10(1 - MS-SSIM)", "MS-SSIM"),
+         ("ssimulacra2.png", "ssimulacra2", "SSIMULACRA 2 (mean over images; higher is better)", "SSIMULACRA 2"))
+
+
 def write_plots(out: Path, curves: list[Curve], dataset: str) -> list[Path]:
-    paths = [out / "psnr.png", out / "msssim_db.png"]
-    _plot(curves, "psnr", "PSNR (dB, 8-bit RGB, mean over images)", f"{dataset}: PSNR vs rate", paths[0])
-    _plot(curves, "ms_ssim_db", "MS-SSIM (dB) = -10 log10(1 - MS-SSIM)", f"{dataset}: MS-SSIM vs rate", paths[1])
+    """One PNG per metric; published curves have no SSIMULACRA 2 and are not
+    in that plot."""
+    paths = []
+    for file, attr, ylabel, what in PLOTS:
+        shown = [c for c in curves if np.isfinite(c.column(attr)).any()]
+        _plot(shown, attr, ylabel, f"{dataset}: {what} vs rate", out / file)
+        paths.append(out / file)
     return paths
 
 
@@ -290,6 +306,7 @@ class RunInfo:
     images: tuple[str, ...]
     versions: tuple[str, ...]          # "Pillow 11.3.0", ...
     notes: tuple[str, ...] = ()
+    kodak24: bool = False              # the images are the 24 Kodak files (SHA-256)
 
 
 def _f(v: float | None, fmt: str, unit: str = "") -> str:
@@ -298,14 +315,19 @@ def _f(v: float | None, fmt: str, unit: str = "") -> str:
 
 def _bd_cells(c: Comparison) -> list[str]:
     if c.bd_rate_psnr is None and c.bd_rate_msssim is None:
-        return [f"n/a ({c.note})"] * 4
+        return [f"n/a ({c.note})"] * 6
     return [_f(c.bd_rate_psnr, "+.2f", " %"), _f(c.bd_psnr, "+.3f", " dB"),
-            _f(c.bd_rate_msssim, "+.2f", " %"), _f(c.bd_msssim_db, "+.3f", " dB")]
+            _f(c.bd_rate_msssim, "+.2f", " %"), _f(c.bd_msssim_db, "+.3f", " dB"),
+            _f(c.bd_rate_ssimulacra2, "+.2f", " %"), _f(c.bd_ssimulacra2, "+.2f")]
 
 
-def _comparison_rows(comparisons: list[Comparison], by_name: dict[str, Curve]) -> list[str]:
-    rows = ["| curve | against | BD-rate (PSNR) | BD-PSNR | BD-rate (MS-SSIM dB) | BD-MS-SSIM | note |",
-            "| --- | --- | ---: | ---: | ---: | ---: | --- |"]
+COMPARISON_HEADER = ("curve", "against", "BD-rate (PSNR)", "BD-PSNR", "BD-rate (MS-SSIM dB)", "BD-MS-SSIM",
+                     "BD-rate (SSIMULACRA 2)", "BD-SSIMULACRA 2", "note")
+
+
+def comparison_cells(comparisons: list[Comparison], by_name: dict[str, Curve]) -> list[list[str]]:
+    """The BD table as text cells, one list per comparison (summary.md and report.html)."""
+    rows = []
     for c in comparisons:
         note = ""
         if len(by_name[c.curve].points) == 1:
@@ -314,21 +336,25 @@ def _comparison_rows(comparisons: list[Comparison], by_name: dict[str, Curve]) -
             note = f"{c.anchor} at equal bpp ({p.bpp:.3f}): {at}; ours {_f(p.psnr, '.2f', ' dB')}"
         elif c.note:
             note = c.note
-        rows.append(f"| {by_name[c.curve].label} | {by_name[c.anchor].label} | " + " | ".join(_bd_cells(c))
-                    + f" | {note} |")
+        rows.append([by_name[c.curve].label, by_name[c.anchor].label] + _bd_cells(c) + [note])
     return rows
+
+
+def _comparison_rows(comparisons: list[Comparison], by_name: dict[str, Curve]) -> list[str]:
+    rows = ["| " + " | ".join(COMPARISON_HEADER) + " |", "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    return rows + ["| " + " | ".join(cells) + " |" for cells in comparison_cells(comparisons, by_name)]
 
 
 def _point_rows(curves: list[Curve], learned: bool) -> list[str]:
     head = "| curve | setting | bpp | " + ("estimated bpp | " if learned else "") + \
-        "PSNR (dB) | MS-SSIM | MS-SSIM (dB) | encode (s/img) | decode (s/img) |" + \
+        "PSNR (dB) | MS-SSIM | MS-SSIM (dB) | SSIMULACRA 2 | encode (s/img) | decode (s/img) |" + \
         (" decode = encoder |" if learned else "")
     rows = [head, "| " + " | ".join(["---"] * (head.count("|") - 1)) + " |"]
     for c in curves:
         for p in c.points:
             cells = [c.name, f"{c.setting_name} {p.setting}", _f(p.bpp, ".4f")]
             cells += [_f(p.est_bpp, ".4f")] if learned else []
-            cells += [_f(p.psnr, ".2f"), _f(p.ms_ssim, ".4f"), _f(p.ms_ssim_db, ".2f"),
+            cells += [_f(p.psnr, ".2f"), _f(p.ms_ssim, ".4f"), _f(p.ms_ssim_db, ".2f"), _f(p.ssimulacra2, ".2f"),
                       _f(p.enc_s, ".3f"), _f(p.dec_s, ".3f")]
             cells += ["yes" if p.decode_ok else "**NO**"] if learned else []
             rows.append("| " + " | ".join(cells) + " |")
@@ -346,7 +372,9 @@ def summary_markdown(info: RunInfo, curves: list[Curve], comparisons: list[Compa
              f"{len(info.images)} images from `{info.folder}` ({shown}).", "",
              "Rate: the whole file in bits over the original H x W pixels. PSNR on 8-bit RGB per image, "
              "then the mean over images; MS-SSIM from pytorch-msssim (data range 255), mean over images, "
-             "and in dB as -10 log10(1 - mean MS-SSIM). Times are wall seconds per image on this machine. "
+             "and in dB as -10 log10(1 - mean MS-SSIM). SSIMULACRA 2 (the JPEG XL project's perceptual metric, "
+             "0..100, higher is better; codec/evaluation/ssimulacra2.py) per image, then the mean. "
+             "Times are wall seconds per image on this machine. "
              "BD-rate: Bjøntegaard delta with piecewise cubic (PCHIP) interpolation of log-rate over the "
              "quality range both curves cover; negative means fewer bits than the curve it is compared "
              "against at equal quality. BD-PSNR: positive means higher quality at equal rate.", ""]
@@ -363,9 +391,12 @@ def summary_markdown(info: RunInfo, curves: list[Curve], comparisons: list[Compa
     if drawn:
         lines += ["## Published curves", "",
                   f"From {published.source}; {published.repo}, commit {published.commit}. Copied into "
-                  "codec/data/published_kodak.json. Drawn: " + ", ".join(c.name for c in drawn) + ". They are means "
-                  "over all 24 Kodak images: compare them with a run over the same 24.", ""]
-    lines += ["## Plots", "", "![PSNR vs bpp](psnr.png)", "", "![MS-SSIM dB vs bpp](msssim_db.png)", ""]
+                  "codec/data/published_kodak.json. Drawn: " + ", ".join(c.name for c in drawn) + ". These are "
+                  "published figures, not runs of this evaluation: means over all 24 Kodak images. "
+                  + ("This folder is those 24 images (checked by SHA-256), so they are in the BD-rate table."
+                     if info.kodak24 else "This folder is not those 24 images (checked by SHA-256): they are "
+                     "drawn for reference and left out of the BD-rate table."), ""]
+    lines += ["## Plots", ""] + [f"![{what} vs bpp]({file})\n" for file, _, _, what in PLOTS]
     lines += ["## Software", ""] + [f"- {v}" for v in info.versions] + [""]
     if info.notes:
         lines += ["## Notes", ""] + [f"- {n}" for n in info.notes] + [""]

@@ -180,12 +180,13 @@ def scale_norms(img1: np.ndarray, img2: np.ndarray) -> np.ndarray:
 
 def score_from_norms(norms: list[np.ndarray]) -> float:
     """The weighted sum of every scale's norms, mapped to the 0..100 scale.
-    Fewer than six scales (small images) leave the later weights unused."""
-    s = 0.0
-    for c in range(3):
-        for scale, n in enumerate(norms):
-            s += float(np.dot(_WEIGHTS[(c * NUM_SCALES + scale) * 6:(c * NUM_SCALES + scale + 1) * 6],
-                              np.abs(n[c]).ravel()))
+
+    The weights are taken in order, channel by channel, over the scales that
+    exist: with fewer than six scales (an image under 256 pixels a side) the
+    reference shifts the Y and B channels onto weights tuned for other
+    scales, and so do we -- the score is the tool's, not a corrected one."""
+    flat = np.concatenate([np.abs(n[c]).ravel() for c in range(3) for n in norms])
+    s = float(np.dot(_WEIGHTS[:len(flat)], flat))
     s *= 0.9562382616834844
     s = 2.326765642916932 * s - 0.020884521182843837 * s * s + 6.248496625763138e-05 * s * s * s
     return 100.0 - 10.0 * s ** 0.6276336467831387 if s > 0 else 100.0

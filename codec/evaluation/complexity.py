@@ -1,0 +1,84 @@
+"""Computational complexity of a learned codec: multiply-accumulates per pixel
+of the encoder and the decoder, and parameters of each side.
+
+Counted by torch's own flop counter (``torch.utils.flop_counter``) over a real
+``api.compress`` and ``api.decompress`` of one image (Kodak-sized by
+default, 512 x 768): every convolution, transposed convolution and matrix
+product the file's coding runs, GDN/IGDN included (they are 1x1
+convolutions). MACs = FLOPs / 2 (the counter counts a multiply-add as two).
+Not counted: element-wise operations (activations, rounding, clamps) and the
+range coder, which are small beside the convolutions and not what papers
+report as MACs. Parameters per side are those of the modules that ran a
+forward in that call (a module shared by both sides, h_s, counts on both).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+KODAK_SHAPE = (512, 768)   # H, W of a landscape Kodak image
+
+
+@dataclass(frozen=True)
+class Complexity:
+    """One model's figures for an H x W image."""
+
+    height: int
+    width: int
+    params: int                 # all parameters of the network
+    enc_params: int             # parameters of the modules the encoder ran
+    dec_params: int
+    enc_macs: int               # multiply-accumulates of one compress
+    dec_macs: int
+
+    @property
+    def enc_macs_per_px(self) -> float:
+        return self.enc_macs / (self.height * self.width)
+
+    @property
+    def dec_macs_per_px(self) -> float:
+        return self.dec_macs / (self.height * self.width)
+
+
+def test_image(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """A deterministic smooth-plus-noise RGB image (MACs do not depend on content)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width] / max(height, width)
+    base = np.stack([np.sin(6 * xx + c) * np.cos(4 * yy - c) for c in range(3)], -1)
+    img = 127.5 + 90 * base + rng.normal(0, 12, (height, width, 3))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _counted(net, fn) -> tuple[int, int]:
+    """(MACs, parameters of the modules that ran) of ``fn()``."""
+    from torch.utils.flop_counter import FlopCounterMode
+    ran: set[int] = set()
+    hooks = [m.register_forward_hook(lambda mod, i, o: ran.add(id(mod))) for m in net.children()]
+    # the counter's module tracker hooks autograd, which fails on parameters
+    # that require grad under the api's inference_mode: switch it off meanwhile
+    grads = [(p, p.requires_grad) for p in net.parameters()]
+    try:
+        for p, _ in grads:
+            p.requires_grad_(False)
+        with FlopCounterMode(display=False) as counter:
+            fn()
+    finally:
+        for h in hooks:
+            h.remove()
+        for p, g in grads:
+            p.requires_grad_(g)
+    params = sum(p.numel() for m in net.children() if id(m) in ran for p in m.parameters())
+    return counter.get_total_flops() // 2, params
+
+
+def measure(model, shape: tuple[int, int] = KODAK_SHAPE) -> Complexity:
+    """Count one compress and one decompress of an H x W image with a loaded
+    model (``api.LoadedModel``)."""
+    from .. import api
+    rgb = test_image(*shape)
+    box: dict[str, bytes] = {}
+    enc_macs, enc_params = _counted(model.net, lambda: box.setdefault("data", api.compress(rgb, model)))
+    dec_macs, dec_params = _counted(model.net, lambda: api.decompress(box["data"], model))
+    total = sum(p.numel() for p in model.net.parameters())
+    return Complexity(shape[0], shape[1], total, enc_params, dec_params, enc_macs, dec_macs)
