@@ -29,7 +29,7 @@ def cmd_eval(a) -> None:
     cfg = EvalConfig(folder=folder, out=Path(a.out) if a.out else Path("results") / (folder.resolve().name or "eval"),
                      models=a.models, qualities=a.qualities, codecs=a.codecs, anchors=a.anchors,
                      published=a.published, workers=a.workers, limit=a.limit, device=a.device,
-                     progress=not a.quiet)
+                     progress=not a.quiet, html_images=a.html_images)
     res = run(cfg)
     print(f"{res.computed} entries coded, {res.reused} reused from {cfg.out / 'results.csv'}; "
           f"summary: {cfg.out / 'summary.md'}", file=sys.stderr)
@@ -40,7 +40,8 @@ def add_eval_parser(subparsers) -> None:
         "eval", help="rate-distortion curves of models and classical codecs on a folder of images",
         description="Code every image of FOLDER with every shipped checkpoint and a quality sweep of each "
                     "classical codec, through real files; write results.csv, curves/*.json, summary.md "
-                    "with BD-rates, and psnr.png / msssim_db.png under --out. Rerunning with the same "
+                    "with BD-rates and a complexity table, psnr.png / msssim_db.png / ssimulacra2.png, and a self-contained "
+                    "report.html to look at the images, under --out. Rerunning with the same "
                     "--out resumes, skipping finished entries.")
     e.add_argument("folder", help="folder of images (e.g. the 24 Kodak PNGs)")
     e.add_argument("--models", type=_names, default=None,
@@ -61,5 +62,7 @@ def add_eval_parser(subparsers) -> None:
                    help="processes for the classical codecs (default: CPU count; 1 for quotable timings)")
     e.add_argument("--limit", type=int, default=None, help="use only the first N images (sorted by name)")
     e.add_argument("--device", default=None, help="device for the learned models (default: CUDA when present)")
+    e.add_argument("--html-images", type=int, default=3, metavar="N",
+                   help="images shown in report.html, coded by every curve at our rate (default 3; 0: no report.html)")
     e.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     e.set_defaults(func=cmd_eval)

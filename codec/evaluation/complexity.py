@@ -82,3 +82,36 @@ def measure(model, shape: tuple[int, int] = KODAK_SHAPE) -> Complexity:
     dec_macs, dec_params = _counted(model.net, lambda: api.decompress(box["data"], model))
     total = sum(p.numel() for p in model.net.parameters())
     return Complexity(shape[0], shape[1], total, enc_params, dec_params, enc_macs, dec_macs)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A row of the summary's complexity table: counts and the run's timings."""
+
+    curve: str
+    setting: str
+    counts: Complexity
+    enc_s: float            # mean wall seconds per image over the run's images (results.csv)
+    dec_s: float
+
+
+def markdown(entries: list[Entry]) -> tuple[str, ...]:
+    """The summary.md section, or nothing without learned models."""
+    if not entries:
+        return ()
+    c0 = entries[0].counts
+    lines = ["## Complexity", "",
+             f"Counted by torch.utils.flop_counter over one real compress and decompress of a "
+             f"{c0.width}x{c0.height} image: convolutions and matrix products (GDN included), "
+             "MAC = multiply-accumulate; element-wise operations and the range coder are not counted. "
+             "Parameters per side: the modules that side runs (h_s runs on both). Times: mean wall "
+             "seconds per image of this run (results.csv), on this machine.", "",
+             "| curve | setting | parameters | encoder parameters | decoder parameters | "
+             "encoder kMAC/pixel | decoder kMAC/pixel | encode (s/img) | decode (s/img) |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for e in entries:
+        c = e.counts
+        lines.append(f"| {e.curve} | {e.setting} | {c.params / 1e6:.2f} M | {c.enc_params / 1e6:.2f} M | "
+                     f"{c.dec_params / 1e6:.2f} M | {c.enc_macs_per_px / 1e3:.1f} | {c.dec_macs_per_px / 1e3:.1f} | "
+                     f"{e.enc_s:.3f} | {e.dec_s:.3f} |")
+    return tuple(lines + [""])

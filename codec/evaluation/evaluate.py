@@ -20,6 +20,7 @@ workers share the machine; use --workers 1 for timings to quote.
 from __future__ import annotations
 
 import contextlib
+import html
 import math
 import multiprocessing
 import os
@@ -30,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import classical, report
+from . import classical, complexity, html_report, report, visual
 from .ssimulacra2 import ssimulacra2
 from ..errors import CodecError
 from ..image import IMAGE_SUFFIXES, load_rgb
@@ -72,6 +73,7 @@ class EvalConfig:
     limit: int | None = None
     device: str | None = None
     progress: bool = True
+    html_images: int = 3              # images shown in report.html; 0: no report.html
 
 
 
@@ -371,6 +373,42 @@ def _comparisons(plan: Plan, curves: list[Curve]) -> list[report.Comparison]:
     return out
 
 
+def _complexity(plan: Plan, curves: list[Curve], device: str | None) -> list[complexity.Entry]:
+    """Counts of every learned run, with the run's mean timings."""
+    from .. import api
+    by = {c.name: c for c in curves}
+    out = []
+    for run in plan.learned:
+        point = next((p for p in by[run.model].points if p.setting == str(run.quality)), None)
+        if point is None:
+            continue
+        counts = complexity.measure(api.load_model(run.path, run.model, run.quality, device))
+        out.append(complexity.Entry(run.model, f"quality {run.quality}", counts, point.enc_s, point.dec_s))
+    return out
+
+
+def _html(cfg: EvalConfig, plan: Plan, curves: list[Curve], comparisons, rows, dataset: str) -> Path:
+    """report.html: plots, BD table, and a few images coded by every curve at our rate."""
+    by = {c.name: c for c in curves}
+    views = []
+    if plan.learned:
+        # our reference: the first model at its middle quality
+        runs = [r for r in plan.learned if r.model == plan.learned[0].model]
+        run = runs[len(runs) // 2]
+        ref = visual.Reference(run.model, str(run.quality), f"{by[run.model].label}, quality {run.quality}",
+                               run.path, run.model, run.quality)
+        views = visual.build_views(visual.pick_images(plan.images, cfg.html_images), ref, plan.codecs, rows,
+                                   cfg.device)
+    intro = (f"{len(plan.images)} images of <code>{html.escape(str(cfg.folder))}</code>. Below the plots: "
+             f"{len(views)} images, each crop at 1:1 from the original and from every codec at the setting whose "
+             "bpp on that image is nearest ours, labelled with that entry's bpp, PSNR and SSIMULACRA 2. "
+             "Crops are lossless PNG; published curves are drawn from their papers' tables, not run here.")
+    table = [list(report.COMPARISON_HEADER)] + report.comparison_cells(comparisons, by)
+    plots = [cfg.out / f for f, *_ in report.PLOTS]
+    return html_report.write(cfg.out / "report.html", f"Rate-distortion evaluation on {dataset}", intro,
+                             plots, table, views)
+
+
 def _versions() -> tuple[str, ...]:
     import torch
     return (f"Python {sys.version.split()[0]}", f"torch {torch.__version__}") + classical.library_versions()
@@ -401,8 +439,12 @@ def run(cfg: EvalConfig) -> EvalResult:
     info = report.RunInfo(dataset, str(cfg.folder), tuple(p.name for p in plan.images), _versions(),
                           plan.notes, plan.kodak)
     files = [store.path] + report.write_curves(cfg.out, curves, comparisons)
-    files += [report.write_summary(cfg.out, info, curves, comparisons, published)]
+    with _one_torch_thread():    # counts do not depend on threads; spinning threads slow a busy machine
+        counted = complexity.markdown(_complexity(plan, curves, cfg.device))
+    files += [report.write_summary(cfg.out, info, curves, comparisons, published, counted)]
     files += report.write_plots(cfg.out, curves, dataset)
+    if cfg.html_images > 0:
+        files += [_html(cfg, plan, curves, comparisons, store.rows, dataset)]
     bad = [f"{c.name} q{p.setting}" for c in curves if c.kind == CurveKind.LEARNED for p in c.points if not p.decode_ok]
     if bad:
         raise DecodeMismatch(f"decode differed from the encoder's reconstruction for {', '.join(bad)} "

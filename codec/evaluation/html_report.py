@@ -184,9 +184,9 @@ _SCRIPT = r"""
         res.select=false;
     });
     document.getElementById('selftest').textContent=JSON.stringify(res);
+    window.scrollTo(0,0);   // driving the controls may scroll; a screenshot should show the top
   }
-  Promise.all([].slice.call(document.images).map(function(i){
-    return i.decode?i.decode().catch(function(){}):Promise.resolve();})).then(check);
+  if(document.readyState==='complete')check(); else window.addEventListener('load',check);
 })();
 """
 

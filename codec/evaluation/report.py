@@ -362,7 +362,9 @@ def _point_rows(curves: list[Curve], learned: bool) -> list[str]:
 
 
 def summary_markdown(info: RunInfo, curves: list[Curve], comparisons: list[Comparison],
-                     published: Published) -> str:
+                     published: Published, complexity: tuple[str, ...] = ()) -> str:
+    """The whole summary.md; ``complexity`` is its complexity section's lines
+    (complexity.markdown), placed after the learned models."""
     by_name = {c.name: c for c in curves}
     learned = [c for c in curves if c.kind == CurveKind.LEARNED]
     classical = [c for c in curves if c.kind == CurveKind.CLASSICAL]
@@ -386,6 +388,7 @@ def summary_markdown(info: RunInfo, curves: list[Curve], comparisons: list[Compa
                   "Every file was decoded from its bytes and compared with the encoder's reconstruction: "
                   + ("all equal." if not bad else f"**{bad} rate point(s) had a decode that differed**."), ""]
         lines += _point_rows(learned, True) + [""]
+    lines += list(complexity)
     if classical:
         lines += ["## Classical codecs", ""] + _point_rows(classical, False) + [""]
     if drawn:
@@ -404,7 +407,7 @@ def summary_markdown(info: RunInfo, curves: list[Curve], comparisons: list[Compa
 
 
 def write_summary(out: Path, info: RunInfo, curves: list[Curve], comparisons: list[Comparison],
-                  published: Published) -> Path:
+                  published: Published, complexity: tuple[str, ...] = ()) -> Path:
     path = out / "summary.md"
-    write_atomic(path, summary_markdown(info, curves, comparisons, published).encode("utf-8"))
+    write_atomic(path, summary_markdown(info, curves, comparisons, published, complexity).encode("utf-8"))
     return path

@@ -130,50 +130,56 @@ def blur(planes: np.ndarray, sigma: float = SIGMA) -> np.ndarray:
     from scipy.ndimage import correlate1d
     k = kernel(sigma)
     # float32 as libjxl; the vertical pass on the transposed planes (contiguous rows)
-    out = correlate1d(planes.astype(np.float32), k, axis=-1, mode="constant", cval=0.0)
+    k = k.astype(np.float32)
+    out = correlate1d(planes.astype(np.float32, copy=False), k, axis=-1, mode="constant", cval=0.0)
     out = correlate1d(np.ascontiguousarray(out.swapaxes(-1, -2)), k, axis=-1, mode="constant", cval=0.0)
-    return out.swapaxes(-1, -2).astype(np.float64)
+    return out.swapaxes(-1, -2)
 
 
 def srgb_to_linear(rgb8: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8 -> (3, H, W) float64 linear RGB in [0, 1]."""
+    """(H, W, 3) uint8 -> (3, H, W) float32 linear RGB in [0, 1] (float32 as libjxl)."""
     v = np.arange(256) / 255.0
-    lut = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+    lut = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4).astype(np.float32)
     return lut[np.moveaxis(rgb8, -1, 0)]
 
 
 def positive_xyb(lin: np.ndarray) -> np.ndarray:
     """(3, H, W) linear RGB -> (3, H, W) XYB rescaled to about 0..1, B as B - Y."""
-    mixed = np.tensordot(_OPSIN, lin, axes=1) + _OPSIN_BIAS
-    lms = np.cbrt(np.maximum(mixed, 0.0)) - math.cbrt(_OPSIN_BIAS)
-    x = 0.5 * (lms[0] - lms[1])
-    y = 0.5 * (lms[0] + lms[1])
-    return np.stack([x * 14.0 + 0.42, y + 0.01, (lms[2] - y) + 0.55])
+    f = np.float32
+    mixed = np.tensordot(_OPSIN.astype(f), lin, axes=1) + f(_OPSIN_BIAS)
+    lms = np.cbrt(np.maximum(mixed, f(0))) - f(math.cbrt(_OPSIN_BIAS))
+    x = f(0.5) * (lms[0] - lms[1])
+    y = f(0.5) * (lms[0] + lms[1])
+    return np.stack([x * f(14) + f(0.42), y + f(0.01), (lms[2] - y) + f(0.55)])
 
 
 def downsample2(lin: np.ndarray) -> np.ndarray:
     """(3, H, W) -> (3, ceil(H/2), ceil(W/2)) 2x2 means, edge pixels repeated."""
     _, h, w = lin.shape
     padded = np.pad(lin, ((0, 0), (0, h % 2), (0, w % 2)), mode="edge")
-    return 0.25 * (padded[:, 0::2, 0::2] + padded[:, 1::2, 0::2] + padded[:, 0::2, 1::2] + padded[:, 1::2, 1::2])
+    return np.float32(0.25) * (padded[:, 0::2, 0::2] + padded[:, 1::2, 0::2] + padded[:, 0::2, 1::2] + padded[:, 1::2, 1::2])
 
 
 def _norms(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per channel of (3, H, W): the mean and the 4-norm (mean of d^4)^(1/4)."""
-    return d.mean(axis=(1, 2)), np.sqrt(np.sqrt((d ** 4).mean(axis=(1, 2))))
+    """Per channel of (3, H, W): the mean and the 4-norm (mean of d^4)^(1/4),
+    summed in float64 as the reference does."""
+    d2 = d * d
+    return (d.mean(axis=(1, 2), dtype=np.float64),
+            np.sqrt(np.sqrt((d2 * d2).mean(axis=(1, 2), dtype=np.float64))))
 
 
 def scale_norms(img1: np.ndarray, img2: np.ndarray) -> np.ndarray:
     """One scale's 18 norms as (3 channels, 2 norms, 3 maps): SSIM, ringing, blurring."""
     b = blur(np.stack([img1 * img1, img2 * img2, img1 * img2, img1, img2]))
     s11, s22, s12, mu1, mu2 = b
-    num_m = 1.0 - (mu1 - mu2) ** 2
-    num_s = 2.0 * (s12 - mu1 * mu2) + C2
-    den_s = (s11 - mu1 * mu1) + (s22 - mu2 * mu2) + C2
-    ssim = np.maximum(1.0 - num_m * num_s / den_s, 0.0)
-    d1 = (1.0 + np.abs(img2 - mu2)) / (1.0 + np.abs(img1 - mu1)) - 1.0
+    f = np.float32
+    num_m = f(1) - (mu1 - mu2) ** 2
+    num_s = f(2) * (s12 - mu1 * mu2) + f(C2)
+    den_s = (s11 - mu1 * mu1) + (s22 - mu2 * mu2) + f(C2)
+    ssim = np.maximum(f(1) - num_m * num_s / den_s, f(0))
+    d1 = (f(1) + np.abs(img2 - mu2)) / (f(1) + np.abs(img1 - mu1)) - f(1)
     out = np.empty((3, 2, 3))
-    for k, m in enumerate((ssim, np.maximum(d1, 0.0), np.maximum(-d1, 0.0))):
+    for k, m in enumerate((ssim, np.maximum(d1, f(0)), np.maximum(-d1, f(0)))):
         out[:, 0, k], out[:, 1, k] = _norms(m)
     return out
 
