@@ -41,7 +41,8 @@ def folder(tmp_path) -> Path:
 
 
 def config(folder: Path, out: Path, **kw) -> EvalConfig:
-    base = dict(models=("factorized", "mean-scale"), codecs=CODECS, anchors=("jpeg-420",), workers=1, progress=False)
+    base = dict(models=("factorized", "mean-scale"), codecs=CODECS, anchors=("jpeg-420",), workers=1, progress=False,
+                html_images=0)
     return EvalConfig(folder=folder, out=out, **{**base, **kw})
 
 
@@ -52,7 +53,7 @@ def read_rows(out: Path) -> list[dict]:
 
 def test_end_to_end_writes_every_output_and_resumes(folder, tmp_path, env_ckpts):
     out = tmp_path / "out"
-    res = evaluate.run(config(folder, out))
+    res = evaluate.run(config(folder, out, html_images=1))
     total = 2 * (N_CLASSICAL + 2)
     assert res.computed == total and res.reused == 0
     rows = read_rows(out)
@@ -60,6 +61,9 @@ def test_end_to_end_writes_every_output_and_resumes(folder, tmp_path, env_ckpts)
     learned = [r for r in rows if r["curve"] in ("factorized", "mean-scale")]
     assert all(r["decode_ok"] == "1" and float(r["est_bpp"]) > 0 for r in learned)
     assert all(float(r["bpp"]) == 8 * int(r["bytes"]) / (168 * 176) for r in rows)
+    assert all(float(r["ssimulacra2"]) < 100 for r in rows)
+    jpeg = sorted((float(r["bpp"]), float(r["ssimulacra2"])) for r in rows if r["curve"] == "jpeg-420")
+    assert jpeg[-1][1] > jpeg[0][1]          # more bits, a better perceptual score
 
     for name in ("factorized", "mean-scale", "jpeg-420", "webp", "compressai_mbt2018-mean-mse-8bit"):
         assert (out / "curves" / f"{name}.json").is_file(), name
@@ -68,16 +72,39 @@ def test_end_to_end_writes_every_output_and_resumes(folder, tmp_path, env_ckpts)
     webp = json.loads((out / "curves" / "webp.json").read_text())
     (c,) = webp["comparisons"]
     assert c["anchor"] == "jpeg-420" and c["bd_rate_psnr"] is not None
-    for png in ("psnr.png", "msssim_db.png"):
+    for png in ("psnr.png", "msssim_db.png", "ssimulacra2.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = (out / "summary.md").read_text()
     assert "n/a (one point)" in summary and "jpeg-420 at equal bpp" in summary
     assert "mbt2018-mean-mse-8bit" in summary and "all equal" in summary
+    assert "BD-rate (SSIMULACRA 2)" in summary and "## Complexity" in summary and "kMAC/pixel" in summary
+    # not the Kodak folder: published curves drawn (and labelled so), never compared
+    assert "left out of the BD-rate table" in summary and "published figures, not runs" in summary
+    assert not [c for c in ms["comparisons"] if c["anchor"].startswith("compressai:")]
+    assert (out / "curves" / "compressai_vtm.json").is_file()
+    page = (out / "report.html").read_text()
+    assert page.count('class="tile"') == 1 + 1 + len(CODECS) and "SSIMULACRA 2" in page
 
     before = (out / "results.csv").read_bytes()
     again = evaluate.run(config(folder, out))
     assert again.computed == 0 and again.reused == total
     assert (out / "results.csv").read_bytes() == before
+
+
+def test_published_curves_are_compared_only_on_the_kodak_images_by_content(folder, tmp_path, env_ckpts,
+                                                                          monkeypatch):
+    from codec.evaluation import kodak
+    images = sorted(folder.glob("*.png"))
+    assert not kodak.is_kodak24(images)
+    # pretend these two files are "the Kodak set": the check is by SHA-256, not by name or count alone
+    monkeypatch.setattr(kodak, "SHA256", {f"k{i}": kodak.sha256_file(p) for i, p in enumerate(images)})
+    assert kodak.is_kodak24(images) and not kodak.is_kodak24(images[:1])
+    out = tmp_path / "out"
+    res = evaluate.run(config(folder, out, models=("mean-scale",), codecs=("jpeg-420",)))
+    against = {(c.curve, c.anchor) for c in res.comparisons}
+    assert ("mean-scale", "compressai:mbt2018-mean-mse-8bit") in against
+    assert ("compressai:vtm", "jpeg-420") in against
+    assert "are in the BD-rate table" in (out / "summary.md").read_text()
 
 
 def test_interrupted_run_redoes_only_what_is_missing(folder, tmp_path, env_ckpts):
