@@ -8,8 +8,10 @@ product the file's coding runs, GDN/IGDN included (they are 1x1
 convolutions). MACs = FLOPs / 2 (the counter counts a multiply-add as two).
 Not counted: element-wise operations (activations, rounding, clamps) and the
 range coder, which are small beside the convolutions and not what papers
-report as MACs. Parameters per side are those of the modules that ran a
-forward in that call (a module shared by both sides, h_s, counts on both).
+report as MACs. Parameters per side: every module but the other side's
+transform (the encoder has no g_s, the decoder no g_a / h_a); h_s and the
+entropy models count on both sides. (Not "the modules that ran a forward":
+the integer h_s reads h_s's weights when it is built, not in a forward call.)
 """
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 
 KODAK_SHAPE = (512, 768)   # H, W of a landscape Kodak image
+ENCODER_ONLY = ("g_a", "h_a")   # analysis transforms: the decoder does not have them
+DECODER_ONLY = ("g_s",)         # the synthesis transform: the encoder does not run it
 
 
 @dataclass(frozen=True)
@@ -50,11 +54,14 @@ def test_image(height: int, width: int, seed: int = 0) -> np.ndarray:
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def _counted(net, fn) -> tuple[int, int]:
-    """(MACs, parameters of the modules that ran) of ``fn()``."""
+def side_params(net, exclude: tuple[str, ...]) -> int:
+    """Parameters of every top-level module of ``net`` not named in ``exclude``."""
+    return sum(p.numel() for name, m in net.named_children() if name not in exclude for p in m.parameters())
+
+
+def _counted(net, fn) -> int:
+    """Multiply-accumulates of ``fn()``."""
     from torch.utils.flop_counter import FlopCounterMode
-    ran: set[int] = set()
-    hooks = [m.register_forward_hook(lambda mod, i, o: ran.add(id(mod))) for m in net.children()]
     # the counter's module tracker hooks autograd, which fails on parameters
     # that require grad under the api's inference_mode: switch it off meanwhile
     grads = [(p, p.requires_grad) for p in net.parameters()]
@@ -64,12 +71,9 @@ def _counted(net, fn) -> tuple[int, int]:
         with FlopCounterMode(display=False) as counter:
             fn()
     finally:
-        for h in hooks:
-            h.remove()
         for p, g in grads:
             p.requires_grad_(g)
-    params = sum(p.numel() for m in net.children() if id(m) in ran for p in m.parameters())
-    return counter.get_total_flops() // 2, params
+    return counter.get_total_flops() // 2
 
 
 def measure(model, shape: tuple[int, int] = KODAK_SHAPE) -> Complexity:
@@ -78,10 +82,11 @@ def measure(model, shape: tuple[int, int] = KODAK_SHAPE) -> Complexity:
     from .. import api
     rgb = test_image(*shape)
     box: dict[str, bytes] = {}
-    enc_macs, enc_params = _counted(model.net, lambda: box.setdefault("data", api.compress(rgb, model)))
-    dec_macs, dec_params = _counted(model.net, lambda: api.decompress(box["data"], model))
+    enc_macs = _counted(model.net, lambda: box.setdefault("data", api.compress(rgb, model)))
+    dec_macs = _counted(model.net, lambda: api.decompress(box["data"], model))
     total = sum(p.numel() for p in model.net.parameters())
-    return Complexity(shape[0], shape[1], total, enc_params, dec_params, enc_macs, dec_macs)
+    return Complexity(shape[0], shape[1], total, side_params(model.net, DECODER_ONLY),
+                      side_params(model.net, ENCODER_ONLY), enc_macs, dec_macs)
 
 
 @dataclass(frozen=True)
@@ -104,7 +109,7 @@ def markdown(entries: list[Entry]) -> tuple[str, ...]:
              f"Counted by torch.utils.flop_counter over one real compress and decompress of a "
              f"{c0.width}x{c0.height} image: convolutions and matrix products (GDN included), "
              "MAC = multiply-accumulate; element-wise operations and the range coder are not counted. "
-             "Parameters per side: the modules that side runs (h_s runs on both). Times: mean wall "
+             "Parameters per side: all but the other side's transform (h_s and the entropy models on both). Times: mean wall "
              "seconds per image of this run (results.csv), on this machine.", "",
              "| curve | setting | parameters | encoder parameters | decoder parameters | "
              "encoder kMAC/pixel | decoder kMAC/pixel | encode (s/img) | decode (s/img) |",
