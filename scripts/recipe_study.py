@@ -13,7 +13,9 @@ files, loss = lambda * MSE_255 + bpp.
     python scripts/recipe_study.py --table runs/study
 
 ``--init`` warm-starts every recipe from a checkpoint (the campaign's
-situation); without it the recipes train from scratch.
+situation); without it the recipes train from scratch. SIGTERM to a recipe's
+process ends its training early (the trainer saves) and it is scored at the
+step it reached.
 """
 from __future__ import annotations
 
@@ -98,8 +100,9 @@ def run_one(a) -> None:
     cpu = time.process_time() - c0
     score = heldout.score(ckpt_io.load(last), heldout.heldout_paths(a.train, ROOT / "configs" / "holdout.txt"))
     res = {"recipe": a.recipe, "description": RECIPES[a.recipe][0], "init": a.init or "scratch",
-           "steps": steps, "probe_cpu_s_per_step": round(s_per_step, 4), "train_cpu_min": round(cpu / 60, 2),
-           "wall_min": round((time.time() - w0) / 60, 1), "steps_per_cpu_s": round(steps / cpu, 4),
+           "steps": tr.step, "planned_steps": steps,  # fewer when stopped early by SIGTERM
+           "probe_cpu_s_per_step": round(s_per_step, 4), "train_cpu_min": round(cpu / 60, 2),
+           "wall_min": round((time.time() - w0) / 60, 1), "steps_per_cpu_s": round(tr.step / cpu, 4),
            **{f"heldout_{k}": v for k, v in score.to_dict().items()}}
     (out / "result.json").write_text(json.dumps(res, indent=1))
     print(json.dumps(res))
