@@ -69,8 +69,8 @@ def bnb_encode(pair: GaussianPair, rng: SharedRandomness, prior: IntegerPrior) -
     p_left: list[float] = []
     for depth in range(1, MAX_DEPTH + 1):
         u = _uniforms(rng, depth, cache)
-        mass = float(normal.interval_mass(a, b))
-        x = float(normal.truncated_ppf(a, b, u[1]))
+        mass = normal.interval_mass1(a, b)
+        x = normal.truncated_ppf1(a, b, float(u[1]))
         if not mass > 0 or not a < x < b:
             raise SearchCapExceeded(f"branch-and-bound interval below float64 resolution at depth {depth}")
         t += float(-np.log(u[0])) / mass
@@ -87,4 +87,4 @@ def bnb_encode(pair: GaussianPair, rng: SharedRandomness, prior: IntegerPrior) -
 def bnb_split(rng: SharedRandomness, depth: int, cache: dict, a: float, b: float) -> tuple[float, float]:
     """(X_depth, P(left)/P(B)) in the interval (a, b): what the decoder needs per node."""
     u = _uniforms(rng, depth, cache)
-    return float(normal.truncated_ppf(a, b, u[1])), float(u[1])
+    return normal.truncated_ppf1(a, b, float(u[1])), float(u[1])

@@ -113,3 +113,8 @@ class StreamDecoder:
 
     def direction(self, p_left: float) -> bool:
         return bool(self._read(_model.Categorical(np.array([p_left, 1.0 - p_left]), perfect=False)))
+
+    def check_exhausted(self) -> None:
+        """Raise unless every word was consumed (catches padding and trailing data)."""
+        if not self._dec.maybe_exhausted():
+            raise CorruptCode("channel code has trailing words the codes did not consume")

@@ -100,8 +100,10 @@ def encode(q_means, q_stds, p_means, p_stds, seed: int, method: Method = Method.
         raise BadParameter("P standard deviations must be positive")
     enc = StreamEncoder()
     samples, bits, examined, kl = (np.empty(n) for _ in range(4))
+    pairs: dict[tuple[float, float], GaussianPair] = {}   # repeated pairs share one stretch table
     for i in range(n):
-        pair = GaussianPair.standardize(qm[i], qs[i], pm[i], ps[i])
+        std = GaussianPair.standardize(qm[i], qs[i], pm[i], ps[i])
+        pair = pairs.setdefault((std.mu, std.s), std)
         code = encode_one(pair, SharedRandomness(seed, i), method, prior)
         _write(enc, code, method, prior)
         samples[i] = pm[i] + ps[i] * code.sample
@@ -116,8 +118,11 @@ def decode(data: bytes, p_means, p_stds, seed: int, method: Method = Method.BNB,
     ps = _vector("P stds", p_stds, pm.size)
     if np.any(ps <= 0):
         raise BadParameter("P standard deviations must be positive")
+    if pm.size and not data:
+        raise CorruptCode(f"empty channel code for {pm.size} dimensions")
     dec = StreamDecoder(data)
     out = np.empty(pm.size)
     for i in range(pm.size):
         out[i] = pm[i] + ps[i] * _read(dec, SharedRandomness(seed, i), method, prior)
+    dec.check_exhausted()
     return out

@@ -47,3 +47,25 @@ def truncated_ppf(a: np.ndarray, b: np.ndarray, u: np.ndarray) -> np.ndarray:
     high = (1.0 - u) * ndtr(-a) + u * ndtr(-b)     # survival probability of the point
     x = np.where(low <= 0.5, ndtri(low), -ndtri(high))
     return np.clip(x, a, b)
+
+
+def interval_mass1(a: float, b: float) -> float:
+    """Scalar `interval_mass` (the same arithmetic, without array overhead)."""
+    if np.isfinite(a) and np.isfinite(b) and b - a < _SHORT:
+        half, centre = (b - a) / 2.0, (b + a) / 2.0
+        x = centre + half * _GL_X
+        return float(max(half * (np.exp(log_pdf(x)) @ _GL_W), 0.0))
+    if a >= 0:
+        m = ndtr(-a) - ndtr(-b)
+    elif b <= 0:
+        m = ndtr(b) - ndtr(a)
+    else:
+        m = 1.0 - ndtr(a) - ndtr(-b)
+    return float(max(m, 0.0))
+
+
+def truncated_ppf1(a: float, b: float, u: float) -> float:
+    """Scalar `truncated_ppf` (the same arithmetic, without array overhead)."""
+    low = (1.0 - u) * ndtr(a) + u * ndtr(b)
+    x = ndtri(low) if low <= 0.5 else -ndtri((1.0 - u) * ndtr(-a) + u * ndtr(-b))
+    return float(min(max(x, a), b))

@@ -31,8 +31,8 @@ one and its accepted point has law Q exactly; E[N] = r* (Flamich 2023), which
 is why the global search is refused when r* exceeds its proposal cap.
 
 Tabulation.  `PiecewiseIntegral` stores F(v) = int_{v_0}^v f at knots
-(20-point Gauss-Legendre per segment) and evaluates between knots by one more
-20-point rule from the knot below, so F is exact to quadrature error (~1e-13
+(10-point Gauss-Legendre per segment) and evaluates between knots by one more
+10-point rule from the knot below, so F is exact to quadrature error (~1e-13
 relative for the smooth integrands used here), not interpolated.  ``bracket``
 gives the two knot values around a point, which decides most accept/reject
 tests without any quadrature.
@@ -43,11 +43,11 @@ from typing import Callable
 
 import numpy as np
 
-_GL_X, _GL_W = np.polynomial.legendre.leggauss(20)
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(10)
 
 
 def gauss_legendre(f: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """int_lo^hi f elementwise (vectors lo, hi) with one 20-point rule each."""
+    """int_lo^hi f elementwise (vectors lo, hi) with one 10-point rule each."""
     lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
     half, centre = (hi - lo) / 2.0, (hi + lo) / 2.0
     x = centre[..., None] + half[..., None] * _GL_X
