@@ -17,7 +17,7 @@ from codec.channel import search
 from codec.channel.numeric import NumericPair
 
 ALPHA = 1e-3
-N_DEFAULT = 600
+N_DEFAULT = 400
 
 
 def p_values(samples: np.ndarray, cdf) -> tuple[float, float]:
@@ -36,10 +36,10 @@ def decoded_gaussian_samples(mu: float, s: float, method: Method, n: int, seed: 
 
 # (mu, s) in P's standardized coordinates; KL / D_inf in bits in the comment
 GLOBAL_PAIRS = [(1.0, 0.25),      # the seed's example Q = N(1, 1/16): KL 2.05, D_inf 2.77
-                (0.0, 0.5),       # KL 0.46, D_inf 1.0
                 (3.0, 0.5)]       # KL 6.95, D_inf 9.66
-BNB_PAIRS = GLOBAL_PAIRS + [(1.0, 2.0 ** -14),   # KL 14.0, D_inf 14.7
-                            (6.0, 0.25)]         # KL 27.3, D_inf 29.7 (out of reach of global methods)
+BNB_PAIRS = [(1.0, 0.25),
+             (1.0, 2.0 ** -14),   # KL 14.0, D_inf 14.7
+             (6.0, 0.25)]         # KL 27.3, D_inf 29.7 (out of reach of global methods)
 
 
 @pytest.mark.parametrize("mu,s", GLOBAL_PAIRS)
@@ -57,11 +57,11 @@ def test_branch_and_bound_decodes_samples_of_q(mu, s):
 
 def test_exactness_holds_in_unstandardized_coordinates():
     p_mean, p_std = -3.0, 5.0
-    x = decoded_gaussian_samples(0.7, 0.1, Method.BNB, N_DEFAULT, p_mean=p_mean, p_std=p_std)
+    x = decoded_gaussian_samples(0.7, 0.1, Method.BNB, 300, p_mean=p_mean, p_std=p_std)
     assert min(p_values(x, stats.norm(p_mean + p_std * 0.7, p_std * 0.1).cdf)) > ALPHA
 
 
-@pytest.mark.parametrize("encoder", [search.pfr_encode, search.gprs_encode])
+@pytest.mark.parametrize("encoder", [search.gprs_encode, pytest.param(search.pfr_encode, marks=pytest.mark.slow)])
 def test_numeric_pair_samples_are_distributed_as_q(encoder):
     q = stats.beta(2, 5)
     pair = NumericPair(q, stats.uniform(0, 1), ratio_bound=2.5)
@@ -80,7 +80,7 @@ class _WrongStretch(GaussianPair):
 
 def test_power_a_wrong_stretch_is_rejected_at_the_stated_level():
     wrong = _WrongStretch(1.0, 0.25)
-    n = 1500
+    n = 1000
     x = np.array([search.gprs_encode(wrong, SharedRandomness(k), IntegerPrior()).sample for k in range(n)])
     ks, cvm = p_values(x, stats.norm(1.0, 0.25).cdf)
     assert ks < ALPHA and cvm < ALPHA
@@ -90,7 +90,8 @@ def test_power_a_wrong_stretch_is_rejected_at_the_stated_level():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method,mu,s", [(Method.PFR, 3.0, 0.5), (Method.GPRS, 3.0, 0.5),
+@pytest.mark.parametrize("method,mu,s", [(Method.PFR, 0.0, 0.5), (Method.GPRS, 0.0, 0.5), (Method.BNB, 0.0, 0.5),
+                                         (Method.PFR, 3.0, 0.5), (Method.GPRS, 3.0, 0.5),
                                          (Method.PFR, 1.0, 2.0 ** -10), (Method.GPRS, 1.0, 2.0 ** -10),
                                          (Method.BNB, 1.0, 2.0 ** -20), (Method.BNB, 1.0, 2.0 ** -28),
                                          (Method.BNB, 10.0, 0.25)])
