@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
         x = to_tensor(rgb)
         y = to_cpu_f32(net.analysis(x))
         z = to_cpu_f32(net.hyper_analysis(y))
-        cz = net.coder_factorized.encode(z, None)
+        cz = net.coder("entropy_bottleneck").encode(z, None)
         p = net._cpu(net.entropy_parameters(cz.y_hat))
 
         def show(y_hat: torch.Tensor) -> float:
