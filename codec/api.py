@@ -23,8 +23,8 @@ import torch
 from PIL import Image
 
 from . import checkpoint as ckpt_io
-from . import container, models
-from .errors import BadCheckpoint, BadImage, ModelMismatch
+from . import container, limits, models
+from .errors import BadCheckpoint, BadImage, CodecError, CorruptFile, ModelMismatch
 from .image import crop, load_rgb, pad, to_rgb8, to_tensor, to_uint8
 from .models.integer import Arithmetic
 from .quantize import QuantizerKind, dither
@@ -50,12 +50,26 @@ def shipped_checkpoints() -> list[tuple[str, int, Path]]:
     return sorted(found)
 
 
+class BadDevice(CodecError):
+    """A device name that is unknown or absent on this machine."""
+
+
 def pick_device(device: str | None = None) -> torch.device:
+    """'auto' / None (CUDA when present), 'cpu', 'cuda' or 'cuda:N' that exists."""
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise BadCheckpoint("CUDA was requested but no GPU is available")
-    return torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise BadDevice(f"unknown device '{device}' (use auto, cpu, cuda or cuda:N)") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise BadDevice("CUDA was requested but no GPU is available")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise BadDevice(f"device {device} does not exist ({torch.cuda.device_count()} GPU(s))")
+    elif dev.type != "cpu":
+        raise BadDevice(f"device type '{dev.type}' is not supported (use auto, cpu, cuda or cuda:N)")
+    return dev
 
 
 @dataclass
@@ -110,16 +124,21 @@ def place(net: models.CodecModel, device: torch.device) -> None:
             child.to(device, memory_format=torch.channels_last)
 
 
-def _as_rgb(image) -> np.ndarray:
+def _as_rgb(image, N: int) -> np.ndarray:
+    """(H, W, 3) uint8 from a path, PIL image or array, within the pixel limit of width N."""
     if isinstance(image, (str, Path)):
-        return load_rgb(image)
+        return load_rgb(image, max_pixels=limits.max_pixels(N))
     if isinstance(image, Image.Image):
+        problem = limits.check_pixels(image.height, image.width, N)
+        if problem:
+            raise BadImage(problem)
         return to_rgb8(image)
     a = np.asarray(image)
     if a.ndim != 3 or a.shape[2] != 3 or a.dtype != np.uint8:
         raise BadImage("image array must be (H, W, 3) uint8 RGB")
-    if not (1 <= a.shape[0] <= container.MAX_SIDE and 1 <= a.shape[1] <= container.MAX_SIDE):
-        raise BadImage(f"image size {a.shape[0]}x{a.shape[1]} outside 1..{container.MAX_SIDE}")
+    problem = limits.check_pixels(a.shape[0], a.shape[1], N)
+    if problem:
+        raise BadImage(problem)
     return a
 
 
@@ -151,9 +170,11 @@ def compress_full(image, model: LoadedModel | None = None,
     ``arithmetic`` of the entropy parameters: None picks ``default_arithmetic``."""
     model = model or load_model()
     arithmetic = default_arithmetic(model) if arithmetic is None else Arithmetic(arithmetic)
-    rgb = _as_rgb(image)
+    rgb = _as_rgb(image, model.net.N)
     H, W = rgb.shape[:2]
     seed = secrets.randbits(63) if (seed is None and quantizer == QuantizerKind.UNIVERSAL) else (seed or 0)
+    if not (isinstance(seed, (int, np.integer)) and 0 <= seed <= limits.SEED_MAX):
+        raise CodecError(f"dither seed must be an integer in 0..2**64-1, got {seed!r}")
     g = model.net.geometry(H, W)
     x = pad(to_tensor(rgb), g.stride).to(model.device).contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
@@ -199,6 +220,9 @@ def decompress(data: bytes, model: LoadedModel | None = None, device: str | None
     """Decode file bytes to an (H, W, 3) uint8 RGB image."""
     header, sections = container.unpack(data)
     m = model_for(header, model, device)
+    problem = limits.check_pixels(header.height, header.width, m.net.N)
+    if problem:
+        raise CorruptFile(f"header: {problem}")
     g = m.net.geometry(header.height, header.width)
     with torch.inference_mode():
         x_hat = m.net.decompress(sections, g, _dither_fn(QuantizerKind(header.quantizer), header.seed),

@@ -1,16 +1,69 @@
 """Command line: argument parsing only; every action is a function elsewhere.
 
-Exit status 0 on success, 2 on bad input (one line on stderr, no traceback,
-no output file left behind), 1 on an internal error.
+Exit status 0 on success; 2 on bad input, including bad arguments (one line
+on stderr, no traceback, no output file left behind); 1 on an internal error
+(one line too; the traceback only with ``--debug`` or ``CODEC_DEBUG=1``).
+Every argument is checked before any work: seeds against the header's u64,
+qualities against its u8, device names, and outputs, which must be (or become)
+regular files: directories and special files are refused, --force or not.
 """
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
+import traceback
 from pathlib import Path
 
 from .errors import CodecError, OutputExists
-from .fsio import write_atomic
+from .fsio import check_output_path, write_atomic
+from .limits import QUALITY_MAX, SEED_MAX
+
+_DEVICE = re.compile(r"auto|cpu|cuda(:\d{1,3})?")
+
+
+class BadArgument(CodecError):
+    """A command-line value outside what the command accepts."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors and exit status 2 (usage stays in --help)."""
+
+    def error(self, message: str):
+        print(f"codec: error: {message} (see '{self.prog} --help')", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _bounded_int(name: str, lo: int, hi: int):
+    def parse(text: str) -> int:
+        try:
+            v = int(text, 0) if text.strip().lower().startswith("0x") else int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be an integer, got '{text}'") from None
+        if not lo <= v <= hi:
+            raise argparse.ArgumentTypeError(f"{name} {v} is outside {lo}..{hi}")
+        return v
+    parse.__name__ = name
+    return parse
+
+
+def device_name(text: str) -> str:
+    """'auto', 'cpu', 'cuda' or 'cuda:N' (whether the device exists is checked when used)."""
+    if not _DEVICE.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"unknown device '{text}' (use auto, cpu, cuda or cuda:N)")
+    return text
+
+
+def output_path(out: Path, inputs: tuple[str, ...], force: bool) -> Path:
+    """Check an output before any work: regular file or new, not an input, --force to replace."""
+    check_output_path(out)
+    for i in inputs:
+        if Path(i).exists() and out.exists() and os.path.samefile(i, out):
+            raise BadArgument(f"{out} is also the input; choose another output")
+    if out.exists() and not force:
+        raise OutputExists(f"{out} exists (use --force to overwrite)")
+    return out
 
 
 def write_output(path: Path, data: bytes, force: bool) -> None:
@@ -34,9 +87,9 @@ def _encode_image(rgb, suffix: str) -> bytes:
 def cmd_compress(a) -> None:
     from . import api
     from .quantize import QuantizerKind
-    out = Path(a.output) if a.output else Path(a.input).with_suffix(".lic")
-    if out.exists() and not a.force:
-        raise OutputExists(f"{out} exists (use --force to overwrite)")
+    out = output_path(Path(a.output) if a.output else Path(a.input).with_suffix(".lic"), (a.input,), a.force)
+    if a.seed is not None and a.quantizer != "uq":
+        raise BadArgument("--seed is the dither seed of --quantizer uq; rounding takes none")
     model = api.load_model(a.checkpoint, a.model, a.quality, a.device)
     q = QuantizerKind.UNIVERSAL if a.quantizer == "uq" else QuantizerKind.ROUND
     from .models.integer import Arithmetic
@@ -47,9 +100,7 @@ def cmd_compress(a) -> None:
 
 def cmd_decompress(a) -> None:
     from . import api
-    out = Path(a.output) if a.output else Path(a.input).with_suffix(".png")
-    if out.exists() and not a.force:
-        raise OutputExists(f"{out} exists (use --force to overwrite)")
+    out = output_path(Path(a.output) if a.output else Path(a.input).with_suffix(".png"), (a.input,), a.force)
     data = _read(a.input)
     model = api.load_model(a.checkpoint, device=a.device) if a.checkpoint else None
     rgb = api.decompress(data, model, a.device)
@@ -90,28 +141,37 @@ def cmd_train(a) -> None:
 
 def cmd_export(a) -> None:
     from .training.train import export
-    if Path(a.output).exists() and not a.force:
-        raise OutputExists(f"{a.output} exists (use --force to overwrite)")
-    export(a.run_checkpoint, a.output)
+    out = output_path(Path(a.output), (a.run_checkpoint,), a.force)
+    export(a.run_checkpoint, out)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="codec", description="Learned image compression (Balle family).")
-    sub = p.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="print the traceback of an internal error (also: CODEC_DEBUG=1)")
+    p = _Parser(prog="codec", description="Learned image compression (Balle family).", parents=[common])
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    add_subcommand = sub.add_parser
+
+    def with_common(*args, **kw):  # every subcommand (eval's too) accepts --debug
+        return add_subcommand(*args, parents=[common, *kw.pop("parents", [])], **kw)
+    sub.add_parser = with_common
 
     c = sub.add_parser("compress", help="image -> compressed file")
     c.add_argument("input")
     c.add_argument("-o", "--output")
     c.add_argument("--model", default="mean-scale", help="registry name (factorized, hyperprior, mean-scale)")
-    c.add_argument("--quality", type=int, default=3, help="quality index of a shipped checkpoint")
+    c.add_argument("--quality", type=_bounded_int("quality", 0, QUALITY_MAX), default=3,
+                   help="quality index of a shipped checkpoint")
     c.add_argument("--checkpoint", help="checkpoint file (overrides --model/--quality)")
     c.add_argument("--quantizer", choices=("round", "uq"), default="round",
                    help="test-time quantizer: rounding or universal quantization")
-    c.add_argument("--seed", type=int, help="dither seed for --quantizer uq (default: random)")
+    c.add_argument("--seed", type=_bounded_int("seed", 0, SEED_MAX),
+                   help="dither seed for --quantizer uq, 0..2**64-1 (default: random)")
     c.add_argument("--arithmetic", choices=("integer", "float"),
                    help="entropy-parameter arithmetic: integer (default for hyperprior models; decodes on any "
                         "machine) or float32 (decodes only where float kernels agree)")
-    c.add_argument("--device", default="auto")
+    c.add_argument("--device", type=device_name, default="auto")
     c.add_argument("-f", "--force", action="store_true", help="overwrite an existing output")
     c.set_defaults(func=cmd_compress)
 
@@ -119,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("input")
     d.add_argument("-o", "--output")
     d.add_argument("--checkpoint", help="checkpoint file (default: the shipped one the file names)")
-    d.add_argument("--device", default="auto")
+    d.add_argument("--device", type=device_name, default="auto")
     d.add_argument("-f", "--force", action="store_true")
     d.set_defaults(func=cmd_decompress)
 
@@ -131,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--config", required=True)
     t.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="override a config value")
     t.add_argument("--resume", action="store_true", help="continue the run in train.out")
-    t.add_argument("--device", default=None)
+    t.add_argument("--device", type=device_name, default=None)
     t.add_argument("-f", "--force", action="store_true", help="let train.export overwrite an existing file")
     t.set_defaults(func=cmd_train)
 
@@ -151,11 +211,15 @@ def main(argv: list[str] | None = None) -> int:
     # compressai calls torch.jit.script at import, which torch >= 2.10 flags as
     # deprecated on every run; it is not the user's concern.
     warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:          # --help (0) or a bad argument (2, already printed)
+        return int(e.code or 0)
+    debug = getattr(args, "debug", False) or os.environ.get("CODEC_DEBUG", "") not in ("", "0")
     try:
         args.func(args)
     except CodecError as e:
-        print(f"codec: error: {e}", file=sys.stderr)
+        print(f"codec: error: {_one_line(e)}", file=sys.stderr)
         return 2
     except OSError as e:
         print(f"codec: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
@@ -163,7 +227,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("codec: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # a bug: one line by default, the traceback on request
+        if debug:
+            traceback.print_exc()
+        print(f"codec: internal error: {type(e).__name__}: {_one_line(e)}"
+              f"{'' if debug else ' (run with --debug or CODEC_DEBUG=1 for the traceback)'}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _one_line(e: BaseException) -> str:
+    lines = [s.strip() for s in str(e).splitlines() if s.strip()]
+    return lines[0] if lines else type(e).__name__
 
 
 if __name__ == "__main__":

@@ -35,12 +35,11 @@ import zlib
 from dataclasses import dataclass, field
 
 from .errors import CorruptFile
+from .limits import MAX_SECTIONS, MAX_SIDE
 
 MAGIC = b"\x89LIC"
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
-MAX_SIDE = 16384          # largest height or width accepted, pixels
-MAX_SECTIONS = 8
 _FIXED = struct.Struct("<4sBHB8sIIB")     # magic .. quantizer id
 _ARITHMETIC = struct.Struct("<B")
 _SEED = struct.Struct("<Q")

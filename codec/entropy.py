@@ -40,10 +40,10 @@ from torch import Tensor
 from . import rangecoder
 from .container import Section
 from .errors import CodecError, CorruptFile
+from .limits import MAX_ALPHABET, UQ_EXTRA_SYMBOLS, payload_bounds
 from .quantize import dequantize, quantize
 
 SCALE_BOUND = 0.11      # lower bound on Gaussian scales, as in training
-MAX_ALPHABET = 1 << 16  # widest symbol range a section may declare
 LIKELIHOOD_BOUND = 1e-9  # lower bound on training likelihoods
 
 
@@ -165,11 +165,30 @@ def _alphabet(lo: int, hi: int) -> tuple[int, int]:
 
 
 def _check_section(section: Section, shape: tuple[int, ...]) -> None:
-    """Decoder side: shape and alphabet of a section are plausible before allocating."""
+    """Decoder side: shape, alphabet and payload length of a section are
+    plausible (``limits.payload_bounds``) before anything is allocated."""
     if tuple(section.shape) != tuple(shape[1:]):
         raise CorruptFile(f"latent shape {section.shape} does not match the model's {tuple(shape[1:])}")
     if not section.lo < section.hi or section.hi - section.lo + 1 > MAX_ALPHABET:
         raise CorruptFile(f"section alphabet [{section.lo}, {section.hi}] is invalid")
+    check_payload(section)
+
+
+def check_payload(section: Section) -> None:
+    """A payload too short or too long for its symbol count is not our encoder's."""
+    c, h, w = section.shape
+    lo, hi = payload_bounds(c * h * w, section.hi - section.lo + 1)
+    if not lo <= len(section.payload) <= hi:
+        raise CorruptFile(f"section of {c * h * w} symbols over [{section.lo}, {section.hi}] has a "
+                          f"{len(section.payload)}-byte payload (plausible: {lo}..{hi})")
+
+
+def uq_alphabet_limit(start: np.ndarray, end: np.ndarray) -> int:
+    """Widest alphabet a factorized latent may use under universal quantization.
+
+    Its rows are evaluated per symbol and per alphabet entry (cost n x width),
+    so the width is bounded by the table span plus ``UQ_EXTRA_SYMBOLS``."""
+    return int(end.max() - start.min() + 1) + UQ_EXTRA_SYMBOLS
 
 
 class FrozenFactorized:
@@ -183,8 +202,9 @@ class FrozenFactorized:
     def _centre(self) -> Tensor:
         return torch.from_numpy(self.t.medians).view(1, -1, 1, 1)
 
-    def _rows(self, lo: int, hi: int, offset: Tensor | None) -> list[np.ndarray]:
-        """Normalized float64 probability rows over [lo, hi], one per channel.
+    def _rows(self, lo: int, hi: int, offset: Tensor | None):
+        """Normalized float64 probability rows over [lo, hi], one per channel
+        (a generator: only one channel's rows exist in float64 at a time).
 
         Rounding: the frozen pmf row (L,) placed in the widened alphabet.
         Universal quantization: per element, (n, L) with the dither shifting
@@ -197,7 +217,11 @@ class FrozenFactorized:
             for c in range(C):
                 a = int(self.t.start[c]) - lo
                 rows[c, a:a + L] = self.t.pmf[c, : width - a]
-            return list(rows / rows.sum(1, keepdims=True))
+            yield from rows / rows.sum(1, keepdims=True)
+            return
+        if width > uq_alphabet_limit(self.t.start, self.end):
+            raise CorruptFile(f"symbol range of {width} is too wide for universal quantization "
+                              f"(limit {uq_alphabet_limit(self.t.start, self.end)})")
         alphabet = torch.arange(lo, hi + 1, dtype=torch.float32)
         u = offset.reshape(C, -1, 1).float()
         m = torch.from_numpy(self.t.medians).view(C, 1, 1)
@@ -208,14 +232,19 @@ class FrozenFactorized:
             for i in range(0, n, chunk):
                 v = u[:, i:i + chunk] + alphabet.view(1, 1, -1) + m          # (C, n_i, L)
                 p = self.density.bin_probability(v.reshape(C, 1, -1))
-                parts.append(p.reshape(v.shape).double())
+                parts.append(p.reshape(v.shape))      # float32: half the memory, exact
         p = torch.cat(parts, 1).numpy()
-        return list(p / p.sum(-1, keepdims=True))
+        for c in range(C):
+            row = p[c].astype(np.float64)
+            yield row / row.sum(-1, keepdims=True)
 
     def encode(self, y: Tensor, offset: Tensor | None) -> CodedLatent:
         k = quantize(y.float().cpu(), self._centre(), offset)
         ki = k.to(torch.int64)
         lo, hi = _alphabet(int(min(ki.min(), self.t.start.min())), int(max(ki.max(), self.end.max())))
+        if offset is not None and hi - lo + 1 > uq_alphabet_limit(self.t.start, self.end):
+            raise CodecError(f"latent values span {hi - lo + 1} symbols, more than universal "
+                             f"quantization allows for this model; use rounding")
         enc, bits = rangecoder.Encoder(), 0.0
         for c, row in enumerate(self._rows(lo, hi, offset)):
             s = (ki[0, c].reshape(-1) - lo).numpy().astype(np.int32)
@@ -232,7 +261,7 @@ class FrozenFactorized:
         dec = rangecoder.Decoder(section.payload)
         n = shape[2] * shape[3]
         rows = self._rows(section.lo, section.hi, offset)
-        k = np.stack([dec.categorical(n, row) for row in rows]) + section.lo
+        k = np.stack([dec.categorical(n, row) for row in rows]).astype(np.int64) + section.lo
         dec.check_exhausted()
         k = torch.from_numpy(k.astype(np.float32)).reshape(shape)
         return dequantize(k, self._centre(), offset)

@@ -2,12 +2,22 @@
 
 Everything the codec compresses is 8-bit RGB. Other modes are converted with
 a one-line note on stderr: grayscale and palette to RGB, RGBA/LA to RGB with
-alpha dropped, 16-bit to 8-bit (rounded: v * 255 / 65535). Sides above
-``container.MAX_SIDE`` are refused before decoding pixels.
+alpha dropped, 16-bit to 8-bit (rounded: round(v * 255 / 65535)), for
+grayscale and for RGB(A) alike. Pillow reads 16-bit RGB PNGs as 8-bit RGB by
+keeping the high byte; ``_rgb16`` decodes the same data a second time keeping
+the low byte instead (the PNG unfiltering is identical for both, 6 bytes per
+pixel), so the full 16-bit values are rounded like grayscale's.
+
+Size: sides above ``limits.MAX_SIDE`` and more pixels than the caller's limit
+(``limits.max_pixels`` of the model) are refused from the image header,
+before any pixel is decoded. That check replaces Pillow's decompression-bomb
+guard (a warning above 89 Mpx, an error naming "decompression bomb" above 179
+Mpx), which is switched off while our own limit is in force.
 """
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +26,8 @@ import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
-from .container import MAX_SIDE
 from .errors import BadImage
+from .limits import MAX_SIDE
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".ppm", ".pgm"}
 
@@ -27,20 +37,68 @@ def _note(msg: str, quiet: bool) -> None:
         print(f"note: {msg}", file=sys.stderr)
 
 
-def load_rgb(path: str | Path, quiet: bool = False) -> np.ndarray:
-    """Read an image file as (H, W, 3) uint8 RGB, converting with a note."""
+def load_rgb(path: str | Path, quiet: bool = False, max_pixels: int = MAX_SIDE * MAX_SIDE) -> np.ndarray:
+    """Read an image file as (H, W, 3) uint8 RGB, converting with a note.
+
+    The size is checked from the header against MAX_SIDE and ``max_pixels``
+    before decoding; BadImage (one line) for anything unreadable or too large."""
     path = Path(path)
+    if path.is_dir():
+        raise BadImage(f"{path}: is a folder, not an image")
+    bomb_limit = Image.MAX_IMAGE_PIXELS
     try:
-        im = Image.open(path)
+        Image.MAX_IMAGE_PIXELS = None          # our own limit below replaces Pillow's
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
         w, h = im.size
         if w > MAX_SIDE or h > MAX_SIDE:
             raise BadImage(f"{path}: {w}x{h} exceeds the {MAX_SIDE}x{MAX_SIDE} limit")
+        if w * h > max_pixels:
+            raise BadImage(f"{path}: {w}x{h} = {w * h / 1e6:.1f} Mpx exceeds the limit of "
+                           f"{max_pixels / 1e6:.1f} Mpx for this model (see codec.limits)")
+        wide = _rgb16(im, path)
         im.load()
     except FileNotFoundError:
         raise BadImage(f"{path}: no such file") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise BadImage(f"{path}: not a readable image ({type(e).__name__})") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = bomb_limit
+    if wide is not None:
+        return rgb16_to_rgb8(wide, str(path), quiet)
     return to_rgb8(im, str(path), quiet)
+
+
+def _rgb16(im: Image.Image, path: Path) -> np.ndarray | None:
+    """Full 16-bit values (H, W, 3) uint16 of a 16-bit RGB/RGBA PNG, else None.
+
+    Pillow decodes such a PNG with raw mode 'RGB;16B' into 8-bit RGB (high
+    bytes); decoding a second copy with 'RGB;16L' yields the low bytes."""
+    tiles = getattr(im, "tile", None) or []
+    if im.format != "PNG" or len(tiles) != 1 or tiles[0].codec_name != "zip":
+        return None
+    raw = tiles[0].args
+    if raw not in ("RGB;16B", "RGBA;16B"):
+        return None
+    low_mode = raw.replace("16B", "16L")
+    with Image.open(path) as lo:
+        lo.tile = [lo.tile[0]._replace(args=low_mode)]
+        lo.load()
+        low = np.asarray(lo, dtype=np.uint16)[..., :3]
+    im.load()
+    high = np.asarray(im, dtype=np.uint16)[..., :3]
+    return (high << 8) | low
+
+
+def rgb16_to_rgb8(rgb16: np.ndarray, name: str = "image", quiet: bool = False) -> np.ndarray:
+    """(H, W, 3) uint16 -> uint8 by round(v * 255 / 65535), with the same note as grayscale."""
+    _note(f"{name}: 16-bit input reduced to 8 bits", quiet)
+    return _round16(rgb16)
+
+
+def _round16(a: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(a.astype(np.float64) * 255.0 / 65535.0), 0, 255).astype(np.uint8)
 
 
 def to_rgb8(im: Image.Image, name: str = "image", quiet: bool = False) -> np.ndarray:
@@ -50,7 +108,7 @@ def to_rgb8(im: Image.Image, name: str = "image", quiet: bool = False) -> np.nda
         a = np.asarray(im, dtype=np.float64)
         top = 65535.0 if mode.startswith("I;16") or a.max() > 255 else 255.0
         _note(f"{name}: 16-bit input reduced to 8 bits", quiet)
-        g = np.clip(np.round(a * 255.0 / top), 0, 255).astype(np.uint8)
+        g = _round16(a) if top == 65535.0 else np.clip(np.round(a), 0, 255).astype(np.uint8)
         return np.repeat(g[..., None], 3, axis=2)
     if mode == "RGB":
         return np.asarray(im, dtype=np.uint8).copy()
