@@ -23,8 +23,8 @@ import torch
 from PIL import Image
 
 from . import checkpoint as ckpt_io
-from . import container, limits, models
-from .errors import BadCheckpoint, BadImage, CodecError, CorruptFile, ModelMismatch
+from . import container, filecheck, limits, models
+from .errors import BadCheckpoint, BadImage, CodecError, ModelMismatch
 from .image import crop, load_rgb, pad, to_rgb8, to_tensor, to_uint8
 from .models.integer import Arithmetic
 from .quantize import QuantizerKind, dither
@@ -220,10 +220,7 @@ def decompress(data: bytes, model: LoadedModel | None = None, device: str | None
     """Decode file bytes to an (H, W, 3) uint8 RGB image."""
     header, sections = container.unpack(data)
     m = model_for(header, model, device)
-    problem = limits.check_pixels(header.height, header.width, m.net.N)
-    if problem:
-        raise CorruptFile(f"header: {problem}")
-    g = m.net.geometry(header.height, header.width)
+    g = filecheck.check_file(header, sections, m.net)   # before anything is allocated
     with torch.inference_mode():
         x_hat = m.net.decompress(sections, g, _dither_fn(QuantizerKind(header.quantizer), header.seed),
                                  Arithmetic(header.arithmetic))

@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from . import models
+from . import checkpoint_schema, models
 from .entropy import FrozenTables
 from .errors import BadCheckpoint, CodecError
 from .fsio import atomic_open
@@ -119,6 +119,7 @@ def load(path: str | Path) -> Checkpoint:
         raise BadCheckpoint(f"checkpoint {path} is unreadable or corrupt ({type(e).__name__})") from None
     if not isinstance(d, dict) or d.get("schema") != CHECKPOINT_SCHEMA:
         raise BadCheckpoint(f"checkpoint {path} is not of schema {CHECKPOINT_SCHEMA}")
+    checkpoint_schema.validate(d, str(path))   # every field typed and bounded before building
     try:
         models.entry(d["model"])
         return Checkpoint(d["model"], d["config"], d["state_dict"], d.get("tables") or {},

@@ -115,10 +115,20 @@ def _read(path: str) -> bytes:
 
 
 def cmd_info(a) -> None:
-    from . import container, models
+    """Print a file's header after the checks decompress makes (filecheck);
+    the latent shapes are checked too when the checkpoint it names is found."""
+    from . import api, container, filecheck
+    from .errors import ModelMismatch
     data = _read(a.input)
     h, sections = container.unpack(data)
-    e = models.entry_by_id(h.model_id)
+    e = filecheck.check_structure(h, sections)
+    try:
+        model = api.load_model(a.checkpoint, device="cpu") if a.checkpoint else None
+        model = api.model_for(h, model, device="cpu")
+        filecheck.check_file(h, sections, model.net)
+        weights = "checkpoint with this digest found; latent shapes checked"
+    except ModelMismatch as err:
+        weights = f"not checked: {err}"
     bits = 8 * len(data)
     print(f"file:        {a.input} ({len(data)} bytes)")
     print(f"format:      version {data[4]}")
@@ -130,6 +140,7 @@ def cmd_info(a) -> None:
     for i, s in enumerate(sections):
         print(f"section {i}:   latent {s.shape[0]}x{s.shape[1]}x{s.shape[2]}, symbols [{s.lo}, {s.hi}], "
               f"{len(s.payload)} bytes")
+    print(f"weights:     {weights}")
 
 
 def cmd_train(a) -> None:
@@ -183,8 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("-f", "--force", action="store_true")
     d.set_defaults(func=cmd_decompress)
 
-    i = sub.add_parser("info", help="print a compressed file's header")
+    i = sub.add_parser("info", help="check a compressed file and print its header")
     i.add_argument("input")
+    i.add_argument("--checkpoint", help="checkpoint file (default: the shipped one the file names)")
     i.set_defaults(func=cmd_info)
 
     t = sub.add_parser("train", help="train a model from a config file")

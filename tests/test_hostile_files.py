@@ -103,9 +103,7 @@ def test_empty_payloads_for_many_symbols_are_refused_fast(coded, name):
     m, rnd, _ = coded[name]
     h, sections = container.unpack(rnd)
     H = W = 2048
-    s = m.net.stride
-    hy, wy = -(-H // s) * s // 16, -(-W // s) * s // 16
-    shapes = {1: [(m.net.M, hy, wy)], 2: [(m.net.N, hy // 4, wy // 4), (m.net.M, hy, wy)]}[len(sections)]
+    shapes = [tuple(s) for s in m.net.geometry(H, W).latents.values()]
     empty = [container.Section(sh, sec.lo, sec.hi, b"") for sh, sec in zip(shapes, sections)]
     data = container.pack(dataclasses.replace(h, height=H, width=W), empty)
     assert len(data) < 120
@@ -160,3 +158,36 @@ def test_constriction_invalid_data_becomes_corrupt_file():
     with pytest.raises(CorruptFile, match="invalid for its entropy model"):
         for _ in range(50):
             dec.categorical(100, np.array([0.5, 0.5]))
+
+
+def _info(path, capsys, extra=()):
+    from codec.cli import main
+    code = main(["info", str(path), *extra])
+    cap = capsys.readouterr()
+    return code, cap.out, cap.err.strip()
+
+
+@pytest.mark.parametrize("change", ["extra section", "other image size", "empty y payload"])
+def test_info_refuses_what_decompress_refuses(tmp_path, coded, capsys, change):
+    """codec info runs decompress's file checks (filecheck) before printing."""
+    m, rnd, _ = coded["factorized"] if change == "extra section" else coded["mean-scale"]
+    h, sections = container.unpack(rnd)
+    if change == "extra section":
+        data = container.pack(h, sections + sections[-1:])
+    elif change == "other image size":
+        data = container.pack(dataclasses.replace(h, height=h.height + 64), sections)
+    else:
+        data = container.pack(h, sections[:-1] + [dataclasses.replace(sections[-1], payload=b"")])
+    refused(data, m)
+    p = tmp_path / "bad.lic"
+    p.write_bytes(data)
+    code, out, err = _info(p, capsys, ["--checkpoint", str(FUZZ / "models" / f"{m.name}-q3.pt")])
+    assert code == 2 and out == "" and len(err.splitlines()) == 1
+
+
+def test_info_on_a_good_file_checks_shapes(tmp_path, coded, capsys):
+    m, rnd, _ = coded["hyperprior"]
+    p = tmp_path / "good.lic"
+    p.write_bytes(rnd)
+    code, out, _ = _info(p, capsys, ["--checkpoint", str(FUZZ / "models" / "hyperprior-q3.pt")])
+    assert code == 0 and "latent shapes checked" in out
