@@ -8,8 +8,9 @@ Memory (``max_pixels``): whole-image synthesis and analysis hold a few
 full-resolution activation tensors of N channels at half resolution, so peak
 memory grows as about ``BASE_BYTES + BYTES_PER_PIXEL_PER_N * N`` per pixel.
 Measured with ``python scripts/measure_memory.py`` (/usr/bin/time -v, peak
-RSS, CPU, N = 128): about 0.9 GB + 390 B/px, i.e. ~7.4 GB at 2**24 pixels
-(4096 x 4096). The pixel limit keeps that peak under ~8 GB for any N:
+RSS, CPU, N = 128, shipped mean-scale model): 768x512 compress 1.06 GB /
+decompress 1.07 GB; 4096x4096 compress 7.58 GB / decompress 7.15 GB, i.e.
+about 0.9 GB + 400 B/px. The pixel limit keeps that peak under ~8 GB for any N:
 ``2**24 * 128 / N`` pixels, never more than ``MAX_SIDE**2``.
 
 Payload plausibility (``payload_bounds``): constriction codes with 24-bit
@@ -37,7 +38,7 @@ QUALITY_MAX = 255           # quality index is a u8 in the header
 # pixel limit: 2**24 pixels at N = 128 (see the module docstring)
 PIXELS_AT_N128 = 1 << 24
 BASE_BYTES = 0.9e9          # measured interpreter + weights + libraries, bytes
-BYTES_PER_PIXEL_AT_N128 = 390.0  # measured, whole-image analysis/synthesis
+BYTES_PER_PIXEL_AT_N128 = 400.0  # measured, whole-image analysis/synthesis
 
 
 def max_pixels(N: int) -> int:
