@@ -13,12 +13,10 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from codec import api, models
-from codec import checkpoint as ckpt_io
+from codec import api
 from codec.quantize import QuantizerKind
-from codec.training.config import Config
+from codec.training.train import untrained_checkpoint
 
 HERE = Path(__file__).resolve().parent
 FAMILIES = ("factorized", "hyperprior", "mean-scale")
@@ -27,15 +25,7 @@ SIZES = ((16, 16), (40, 52), (70, 33), (130, 65))
 
 def tiny_model(name: str, path: Path, seed: int = 0, N: int = 8, M: int = 12) -> Path:
     """A frozen, seeded, untrained model of family ``name`` saved at ``path``."""
-    torch.manual_seed(seed)
-    cfg = Config()
-    cfg.model = models.config_for(name)
-    cfg.model.N, cfg.model.M = N, M
-    net = models.build(cfg.model)
-    sd = {k: v.detach().clone() for k, v in net.state_dict().items()}
-    c = ckpt_io.for_inference(ckpt_io.Checkpoint(name, cfg.to_dict(), sd, card={"note": "fuzz seed model"}))
-    ckpt_io.save(c, path)
-    return path
+    return untrained_checkpoint(name, path, seed, N, M, note="fuzz seed model")
 
 
 def image(h: int, w: int, seed: int) -> np.ndarray:

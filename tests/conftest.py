@@ -9,11 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-from codec import checkpoint as ckpt_io
-from codec import models
-from codec.training.config import Config
+from codec.training.train import untrained_checkpoint
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 KODAK = SHARED / "data" / "kodak"
@@ -21,15 +18,7 @@ MODEL_NAMES = ("factorized", "hyperprior", "mean-scale")
 
 
 def make_checkpoint(name: str, path: Path, seed: int = 0, N: int = 32, M: int = 48) -> Path:
-    torch.manual_seed(seed)
-    cfg = Config()
-    cfg.model = models.config_for(name)
-    cfg.model.N, cfg.model.M = N, M
-    net = models.build(cfg.model)
-    sd = {k: v.detach().clone() for k, v in net.state_dict().items()}
-    c = ckpt_io.for_inference(ckpt_io.Checkpoint(name, cfg.to_dict(), sd, card={"note": "untrained test model"}))
-    ckpt_io.save(c, path)
-    return path
+    return untrained_checkpoint(name, path, seed, N, M)
 
 
 @pytest.fixture(scope="session")

@@ -427,3 +427,19 @@ def export(run_checkpoint: str | Path, out: str | Path, card: dict | None = None
     c.card.update(card or {})
     ckpt_io.save(c, out)
     return Path(out)
+
+
+def untrained_checkpoint(name: str, path: str | Path, seed: int = 0, N: int = 32, M: int = 48,
+                         note: str = "untrained test model") -> Path:
+    """Save a seeded, untrained, frozen model of family ``name`` (N/M channels) in the
+    shipped schema at ``path``: the small models that tests and the fuzzer's seed
+    corpus code with. The same seed gives the same weights."""
+    torch.manual_seed(seed)
+    cfg = Config()
+    cfg.model = models.config_for(name)
+    cfg.model.N, cfg.model.M = N, M
+    net = models.build(cfg.model)
+    sd = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    c = ckpt_io.for_inference(ckpt_io.Checkpoint(name, cfg.to_dict(), sd, card={"note": note}))
+    ckpt_io.save(c, path)
+    return Path(path)
