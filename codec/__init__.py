@@ -15,16 +15,7 @@ Glossary (paper notation, used for locals throughout):
 
 Public API: ``codec.compress`` and ``codec.decompress`` (see codec.api).
 """
+from .api import compress, decompress
 from .version import __version__
 
-
-def compress(*args, **kwargs):
-    """See codec.api.compress."""
-    from .api import compress as _c
-    return _c(*args, **kwargs)
-
-
-def decompress(*args, **kwargs):
-    """See codec.api.decompress."""
-    from .api import decompress as _d
-    return _d(*args, **kwargs)
+__all__ = ["compress", "decompress", "__version__"]

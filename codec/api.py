@@ -7,13 +7,11 @@ runs on the CPU on both sides. For the hyperprior families the entropy
 parameters are computed by default with exact integer arithmetic
 (``codec.models.integer``), so a file decodes on any machine, kernel set or
 device; float32 arithmetic (``arithmetic=Arithmetic.FLOAT``, and every
-format-1 file) decodes only where the float h_s gives the encoder's bits. Shipped checkpoints are found in ``checkpoints/`` of the
-repository or in the folder named by $CODEC_CHECKPOINTS.
+format-1 file) decodes only where the float h_s gives the encoder's bits.
+Shipped checkpoints are found by ``codec.shipped``.
 """
 from __future__ import annotations
 
-import os
-import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +21,7 @@ import torch
 from PIL import Image
 
 from . import checkpoint as ckpt_io
-from . import container, filecheck, limits, models
+from . import container, filecheck, limits, models, shipped
 from .errors import BadCheckpoint, BadImage, CodecError, ModelMismatch
 from .image import crop, load_rgb, pad, to_rgb8, to_tensor, to_uint8
 from .models.integer import Arithmetic
@@ -31,23 +29,6 @@ from .quantize import QuantizerKind, dither
 
 DEFAULT_MODEL = "mean-scale"
 DEFAULT_QUALITY = 3
-
-
-def checkpoint_dir() -> Path:
-    env = os.environ.get("CODEC_CHECKPOINTS")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "checkpoints"
-
-
-def checkpoint_path(model: str, quality: int) -> Path:
-    return checkpoint_dir() / f"{model}-q{quality}.pt"
-
-
-def shipped_checkpoints() -> list[tuple[str, int, Path]]:
-    """(model, quality, path) of every ``<model>-q<quality>.pt`` in the checkpoint folder, sorted."""
-    d = checkpoint_dir()
-    found = [(m.group(1), int(m.group(2)), p) for p in d.glob("*-q*.pt")
-             if (m := re.fullmatch(r"(.+)-q(\d+)\.pt", p.name))] if d.is_dir() else []
-    return sorted(found)
 
 
 class BadDevice(CodecError):
@@ -89,11 +70,11 @@ def load_model(path: str | Path | None = None, model: str = DEFAULT_MODEL,
                quality: int = DEFAULT_QUALITY, device: str | None = None) -> LoadedModel:
     """Load a checkpoint (default: the shipped one for model/quality)."""
     if path is None:
-        path = checkpoint_path(model, quality)
+        path = shipped.checkpoint_path(model, quality)
         if not path.is_file():
-            shipped = ", ".join(p.stem for _, _, p in shipped_checkpoints()) or "none"
+            names = ", ".join(s.path.stem for s in shipped.shipped_checkpoints()) or "none"
             raise BadCheckpoint(f"no shipped checkpoint for {model} quality {quality} "
-                                f"(shipped: {shipped}); use --checkpoint FILE")
+                                f"(shipped: {names}); use --checkpoint FILE")
     path = Path(path)
     return model_from_checkpoint(ckpt_io.load(path), device, str(path))
 
@@ -205,15 +186,11 @@ def model_for(header: container.Header, model: LoadedModel | None = None,
                                 f"digest {header.digest.hex()}) than checkpoint digest {model.digest.hex()}")
         return model
     name = models.entry_by_id(header.model_id).name
-    candidates = [checkpoint_path(name, header.quality)]
-    candidates += sorted(p for p in checkpoint_dir().glob(f"{name}-q*.pt") if p not in candidates)
-    for path in candidates:
-        if path.is_file():
-            m = load_model(path, device=device)
-            if m.digest == header.digest:
-                return m
-    raise ModelMismatch(f"no checkpoint with digest {header.digest.hex()} for model '{name}' "
-                        f"in {checkpoint_dir()} (file made with other weights?)")
+    path = shipped.find(name, header.digest, header.quality)
+    if path is None:
+        raise ModelMismatch(f"no checkpoint with digest {header.digest.hex()} for model '{name}' "
+                            f"in {shipped.checkpoint_dir()} (file made with other weights?)")
+    return load_model(path, device=device)
 
 
 def decompress(data: bytes, model: LoadedModel | None = None, device: str | None = None) -> np.ndarray:

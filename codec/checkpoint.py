@@ -10,7 +10,8 @@ A checkpoint is a ``torch.save`` of plain containers and tensors, loaded with
     tables        frozen coding tables, or {} before freezing
     card          model card: data, steps, lambda, measured Kodak figures
     train_state   optional: optimizers, scheduler, step, RNG states
-    meta          package version, git commit
+    meta          package version, git commit; shipped checkpoints also
+                  their digest (hex), for cheap lookup (codec.shipped)
 
 The model is rebuilt from ``config`` (never guessed from weight shapes). The
 digest written into files is SHA-256 over the stored weights and tables, so a
@@ -136,4 +137,6 @@ def for_inference(ckpt: Checkpoint, half: bool = True) -> Checkpoint:
     tmp = Checkpoint(ckpt.model, ckpt.config, sd)
     net = tmp.build_model()
     tables = net.freeze().to_dict()
-    return Checkpoint(ckpt.model, ckpt.config, sd, tables, dict(ckpt.card), None, dict(ckpt.meta))
+    out = Checkpoint(ckpt.model, ckpt.config, sd, tables, dict(ckpt.card), None, dict(ckpt.meta))
+    out.meta["digest"] = out.digest().hex()   # read by codec.shipped without hashing (verified there)
+    return out

@@ -10,72 +10,30 @@ regular files: directories and special files are refused, --force or not.
 from __future__ import annotations
 
 import argparse
+import importlib
+import io
 import os
-import re
 import sys
 import traceback
 from pathlib import Path
 
-from .errors import CodecError, OutputExists
-from .fsio import check_output_path, write_atomic
+from PIL import Image
+
+from . import api, container, filecheck
+from .commandline import BadArgument, Parser, bounded_int, device_name, output_path, write_output
+from .errors import CodecError, ModelMismatch
 from .limits import QUALITY_MAX, SEED_MAX
+from .models.integer import Arithmetic
+from .quantize import QuantizerKind
 
-_DEVICE = re.compile(r"auto|cpu|cuda(:\d{1,3})?")
-
-
-class BadArgument(CodecError):
-    """A command-line value outside what the command accepts."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors and exit status 2 (usage stays in --help)."""
-
-    def error(self, message: str):
-        print(f"codec: error: {message} (see '{self.prog} --help')", file=sys.stderr)
-        raise SystemExit(2)
-
-
-def _bounded_int(name: str, lo: int, hi: int):
-    def parse(text: str) -> int:
-        try:
-            v = int(text, 0) if text.strip().lower().startswith("0x") else int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer, got '{text}'") from None
-        if not lo <= v <= hi:
-            raise argparse.ArgumentTypeError(f"{name} {v} is outside {lo}..{hi}")
-        return v
-    parse.__name__ = name
-    return parse
-
-
-def device_name(text: str) -> str:
-    """'auto', 'cpu', 'cuda' or 'cuda:N' (whether the device exists is checked when used)."""
-    if not _DEVICE.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"unknown device '{text}' (use auto, cpu, cuda or cuda:N)")
-    return text
-
-
-def output_path(out: Path, inputs: tuple[str, ...], force: bool) -> Path:
-    """Check an output before any work: regular file or new, not an input, --force to replace."""
-    check_output_path(out)
-    for i in inputs:
-        if Path(i).exists() and out.exists() and os.path.samefile(i, out):
-            raise BadArgument(f"{out} is also the input; choose another output")
-    if out.exists() and not force:
-        raise OutputExists(f"{out} exists (use --force to overwrite)")
-    return out
-
-
-def write_output(path: Path, data: bytes, force: bool) -> None:
-    """Write via a temporary file and rename: never a partial output."""
-    if path.exists() and not force:
-        raise OutputExists(f"{path} exists (use --force to overwrite)")
-    write_atomic(path, data)
+# The products that add subcommands to `codec` (train/export, eval). Named as
+# data, imported when the parser is built: the core never imports training or
+# evaluation code statically (see tests/test_layering.py), yet one `codec`
+# command serves all three products.
+PRODUCT_COMMANDS = ("codec.training.cli", "codec.evaluation.cli")
 
 
 def _encode_image(rgb, suffix: str) -> bytes:
-    import io
-    from PIL import Image
     fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP", ".tif": "TIFF",
            ".tiff": "TIFF", ".ppm": "PPM"}.get(suffix.lower(), "PNG")
     buf = io.BytesIO()
@@ -85,21 +43,17 @@ def _encode_image(rgb, suffix: str) -> bytes:
 
 
 def cmd_compress(a) -> None:
-    from . import api
-    from .quantize import QuantizerKind
     out = output_path(Path(a.output) if a.output else Path(a.input).with_suffix(".lic"), (a.input,), a.force)
     if a.seed is not None and a.quantizer != "uq":
         raise BadArgument("--seed is the dither seed of --quantizer uq; rounding takes none")
     model = api.load_model(a.checkpoint, a.model, a.quality, a.device)
     q = QuantizerKind.UNIVERSAL if a.quantizer == "uq" else QuantizerKind.ROUND
-    from .models.integer import Arithmetic
     arith = None if a.arithmetic is None else Arithmetic[a.arithmetic.upper()]
     data = api.compress(a.input, model, q, a.seed, arith)
     write_output(out, data, a.force)
 
 
 def cmd_decompress(a) -> None:
-    from . import api
     out = output_path(Path(a.output) if a.output else Path(a.input).with_suffix(".png"), (a.input,), a.force)
     data = _read(a.input)
     model = api.load_model(a.checkpoint, device=a.device) if a.checkpoint else None
@@ -117,8 +71,6 @@ def _read(path: str) -> bytes:
 def cmd_info(a) -> None:
     """Print a file's header after the checks decompress makes (filecheck);
     the latent shapes are checked too when the checkpoint it names is found."""
-    from . import api, container, filecheck
-    from .errors import ModelMismatch
     data = _read(a.input)
     h, sections = container.unpack(data)
     e = filecheck.check_structure(h, sections)
@@ -143,25 +95,12 @@ def cmd_info(a) -> None:
     print(f"weights:     {weights}")
 
 
-def cmd_train(a) -> None:
-    from .training import config
-    from .training.train import train
-    cfg = config.load(a.config, a.set or [])
-    train(cfg, resume=a.resume, device=a.device, force=a.force)
-
-
-def cmd_export(a) -> None:
-    from .training.train import export
-    out = output_path(Path(a.output), (a.run_checkpoint,), a.force)
-    export(a.run_checkpoint, out)
-
-
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="print the traceback of an internal error (also: CODEC_DEBUG=1)")
-    p = _Parser(prog="codec", description="Learned image compression (Balle family).", parents=[common])
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = Parser(prog="codec", description="Learned image compression (Balle family).", parents=[common])
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
     add_subcommand = sub.add_parser
 
     def with_common(*args, **kw):  # every subcommand (eval's too) accepts --debug
@@ -172,12 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("input")
     c.add_argument("-o", "--output")
     c.add_argument("--model", default="mean-scale", help="registry name (factorized, hyperprior, mean-scale)")
-    c.add_argument("--quality", type=_bounded_int("quality", 0, QUALITY_MAX), default=3,
+    c.add_argument("--quality", type=bounded_int("quality", 0, QUALITY_MAX), default=3,
                    help="quality index of a shipped checkpoint")
     c.add_argument("--checkpoint", help="checkpoint file (overrides --model/--quality)")
     c.add_argument("--quantizer", choices=("round", "uq"), default="round",
                    help="test-time quantizer: rounding or universal quantization")
-    c.add_argument("--seed", type=_bounded_int("seed", 0, SEED_MAX),
+    c.add_argument("--seed", type=bounded_int("seed", 0, SEED_MAX),
                    help="dither seed for --quantizer uq, 0..2**64-1 (default: random)")
     c.add_argument("--arithmetic", choices=("integer", "float"),
                    help="entropy-parameter arithmetic: integer (default for hyperprior models; decodes on any "
@@ -199,30 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--checkpoint", help="checkpoint file (default: the shipped one the file names)")
     i.set_defaults(func=cmd_info)
 
-    t = sub.add_parser("train", help="train a model from a config file")
-    t.add_argument("--config", required=True)
-    t.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="override a config value")
-    t.add_argument("--resume", action="store_true", help="continue the run in train.out")
-    t.add_argument("--device", type=device_name, default=None)
-    t.add_argument("-f", "--force", action="store_true", help="let train.export overwrite an existing file")
-    t.set_defaults(func=cmd_train)
-
-    x = sub.add_parser("export", help="run checkpoint -> shipped inference checkpoint")
-    x.add_argument("run_checkpoint")
-    x.add_argument("output")
-    x.add_argument("-f", "--force", action="store_true")
-    x.set_defaults(func=cmd_export)
-
-    from .evaluation.cli import add_eval_parser
-    add_eval_parser(sub)
+    for product in PRODUCT_COMMANDS:
+        importlib.import_module(product).add_commands(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    import warnings
-    # compressai calls torch.jit.script at import, which torch >= 2.10 flags as
-    # deprecated on every run; it is not the user's concern.
-    warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as e:          # --help (0) or a bad argument (2, already printed)

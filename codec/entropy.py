@@ -34,7 +34,7 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-from compressai.entropy_models import EntropyBottleneck, GaussianConditional
+from .compressai_parts import EntropyBottleneck, GaussianConditional
 from torch import Tensor
 
 from . import rangecoder

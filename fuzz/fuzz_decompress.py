@@ -264,8 +264,8 @@ def main() -> None:
             import codec.rangecoder  # noqa: F401
     dirs = [HERE / "models"]
     if a.shipped:
-        from codec import api
-        dirs.append(api.checkpoint_dir())
+        from codec import shipped
+        dirs.append(shipped.checkpoint_dir())
     target = Target(dirs, a.findings, a.slow)
     t0 = time.monotonic()
 

@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 import torch
 
-from codec import api, checkpoint as ckpt_io
+from codec import api, checkpoint as ckpt_io, shipped
 from codec.image import load_rgb, pad, to_tensor
 from codec.quantize import QuantizerKind
 
@@ -56,7 +56,7 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     if a.threads:
         torch.set_num_threads(a.threads)
-    path = a.checkpoint or api.checkpoint_path(api.DEFAULT_MODEL, api.DEFAULT_QUALITY)
+    path = a.checkpoint or shipped.checkpoint_path(api.DEFAULT_MODEL, api.DEFAULT_QUALITY)
     ours = api.load_model(path, device="cpu")
     theirs = compressai_model(ckpt_io.load(path))
     rgb = load_rgb(a.image, quiet=True)

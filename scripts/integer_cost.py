@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from codec import api
+from codec import api, shipped
 from codec.image import load_rgb
 from codec.metrics import psnr
 from codec.models.integer import Arithmetic
@@ -27,7 +27,7 @@ from codec.models.integer import Arithmetic
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folder")
-    ap.add_argument("--checkpoint", default=str(api.checkpoint_path(api.DEFAULT_MODEL, api.DEFAULT_QUALITY)))
+    ap.add_argument("--checkpoint", default=str(shipped.checkpoint_path(api.DEFAULT_MODEL, api.DEFAULT_QUALITY)))
     ap.add_argument("--check-decode", action="store_true")
     a = ap.parse_args()
     images = sorted(p for p in Path(a.folder).iterdir() if p.suffix.lower() in (".png", ".jpg", ".ppm"))

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from codec import api, container
+from codec.errors import ParameterMismatch
+from codec.shipped import checkpoint_path
 
 DATA = Path(__file__).resolve().parent / "data" / "format_v1"
 PINS = {  # decoded pixels (H, W, 3) uint8, SHA-256, on the machine that made them
@@ -23,7 +25,7 @@ PINS = {  # decoded pixels (H, W, 3) uint8, SHA-256, on the machine that made th
 
 @pytest.fixture(scope="module")
 def shipped():
-    return api.load_model(api.checkpoint_path("mean-scale", 3), device="cpu")
+    return api.load_model(checkpoint_path("mean-scale", 3), device="cpu")
 
 
 @pytest.mark.parametrize("name", sorted(PINS))
@@ -35,6 +37,14 @@ def test_format_1_file_decodes_to_its_pinned_pixels(shipped, name):
     header, _ = container.unpack(data)
     if header.digest != shipped.digest:
         pytest.skip("the shipped checkpoint was replaced; these files name the old weights")
-    rgb = api.decompress(data, shipped)
+    try:
+        rgb = api.decompress(data, shipped)
+    except ParameterMismatch as e:
+        # Format-1 files carry float32 entropy parameters, which decode only
+        # where the float kernels give the encoder's bits (pinned on an AMD
+        # EPYC; an Intel Xeon differs): the documented outcome elsewhere is
+        # this one-line error, never wrong pixels.
+        assert "float" in str(e)
+        pytest.skip("this machine's float kernels differ from the encoder's (format-1 files are float)")
     assert rgb.shape == shape
     assert hashlib.sha256(rgb.tobytes()).hexdigest() == pixels_sha

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from codec import api, container, scaletable
+from codec.shipped import checkpoint_path
 from codec.models import integer
 from codec.models.integer import Arithmetic, IntegerHyperSynthesis, IntegerLayer, to_real
 from conftest import natural_like
@@ -15,7 +16,7 @@ from conftest import natural_like
 
 @pytest.fixture(scope="module")
 def shipped():
-    return api.load_model(api.checkpoint_path("mean-scale", 3), device="cpu")
+    return api.load_model(checkpoint_path("mean-scale", 3), device="cpu")
 
 
 @pytest.fixture(scope="module")

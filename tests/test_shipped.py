@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from codec import api, checkpoint as ckpt_io, container
+from codec.shipped import checkpoint_path
 from conftest import KODAK, natural_like, needs_kodak
 
 SHIPPED = sorted((Path(__file__).resolve().parents[1] / "checkpoints").glob("*.pt"))
@@ -30,7 +31,7 @@ def test_shipped_checkpoint_is_complete_and_round_trips(path):
 
 
 def test_default_model_is_shipped():
-    assert api.checkpoint_path(api.DEFAULT_MODEL, api.DEFAULT_QUALITY).is_file()
+    assert checkpoint_path(api.DEFAULT_MODEL, api.DEFAULT_QUALITY).is_file()
 
 
 def _jpeg_psnr_at(rgb: np.ndarray, bpp: float) -> float:

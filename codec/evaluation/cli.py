@@ -24,6 +24,8 @@ def _ints(text: str) -> tuple[int, ...]:
 
 
 def cmd_eval(a) -> None:
+    # evaluate pulls in matplotlib, SciPy and the classical codecs; imported
+    # when the command runs so that `codec compress` does not pay for it.
     from .evaluate import EvalConfig, run
     folder = Path(a.folder)
     cfg = EvalConfig(folder=folder, out=Path(a.out) if a.out else Path("results") / (folder.resolve().name or "eval"),
@@ -35,7 +37,7 @@ def cmd_eval(a) -> None:
           f"summary: {cfg.out / 'summary.md'}", file=sys.stderr)
 
 
-def add_eval_parser(subparsers) -> None:
+def add_commands(subparsers) -> None:
     e = subparsers.add_parser(
         "eval", help="rate-distortion curves of models and classical codecs on a folder of images",
         description="Code every image of FOLDER with every shipped checkpoint and a quality sweep of each "

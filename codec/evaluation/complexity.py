@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import api
+
 KODAK_SHAPE = (512, 768)   # H, W of a landscape Kodak image
 ENCODER_ONLY = ("g_a", "h_a")   # analysis transforms: the decoder does not have them
 DECODER_ONLY = ("g_s",)         # the synthesis transform: the encoder does not run it
@@ -79,7 +81,6 @@ def _counted(net, fn) -> int:
 def measure(model, shape: tuple[int, int] = KODAK_SHAPE) -> Complexity:
     """Count one compress and one decompress of an H x W image with a loaded
     model (``api.LoadedModel``)."""
-    from .. import api
     rgb = test_image(*shape)
     box: dict[str, bytes] = {}
     enc_macs = _counted(model.net, lambda: box.setdefault("data", api.compress(rgb, model)))

@@ -33,6 +33,7 @@ import numpy as np
 
 from . import classical, complexity, html_report, report, visual
 from .ssimulacra2 import ssimulacra2
+from .. import api, models, shipped
 from ..errors import CodecError
 from ..image import IMAGE_SUFFIXES, load_rgb
 from ..metrics import MS_SSIM_MIN_SIDE, bpp, ms_ssim, ms_ssim_db, psnr
@@ -133,13 +134,11 @@ def find_images(folder: Path, limit: int | None = None) -> tuple[list[Path], lis
 
 
 def shipped_qualities(model: str) -> list[tuple[int, Path]]:
-    from ..api import shipped_checkpoints
-    return [(q, p) for name, q, p in shipped_checkpoints() if name == model]
+    """(quality, path) of the shipped fixed-rate checkpoints of ``model``."""
+    return [(s.quality, s.path) for s in shipped.shipped_checkpoints() if s.model == model and s.quality is not None]
 
 
 def _plan_learned(cfg: EvalConfig, notes: list[str]) -> list[LearnedRun]:
-    from .. import models
-    from ..api import checkpoint_dir
     names = cfg.models if cfg.models is not None else tuple(models.registry())
     runs = []
     for name in names:
@@ -148,8 +147,8 @@ def _plan_learned(cfg: EvalConfig, notes: list[str]) -> list[LearnedRun]:
         if not found:
             want = "" if cfg.qualities is None else f" with quality {', '.join(map(str, cfg.qualities))}"
             if cfg.models is not None:
-                raise CodecError(f"no checkpoint for model '{name}'{want} in {checkpoint_dir()}")
-            notes.append(f"no checkpoint for model '{name}' in {checkpoint_dir()}: not evaluated")
+                raise CodecError(f"no checkpoint for model '{name}'{want} in {shipped.checkpoint_dir()}")
+            notes.append(f"no checkpoint for model '{name}' in {shipped.checkpoint_dir()}: not evaluated")
         runs += [LearnedRun(name, q, p) for q, p in found]
     return runs
 
@@ -289,7 +288,6 @@ def code_learned(model, img: Path, curve: str, setting: str) -> Row:
     reconstruction), its decode check compares the decoded image with the
     reconstruction the encoder predicted.
     """
-    from .. import api
     rgb = load_rgb(img, quiet=True)
     # The file and what the encoder predicts the decoder will show; also a warm-up.
     full = api.compress_full(rgb, model)
@@ -303,7 +301,6 @@ def code_learned(model, img: Path, curve: str, setting: str) -> Row:
 
 
 def _run_learned(plan: Plan, store: ResultsCSV, device: str | None, bar) -> int:
-    from .. import api
     done = 0
     for run in plan.learned:
         todo = [p for p in plan.images if (run.model, str(run.quality), p.name) not in store.rows]
@@ -342,7 +339,6 @@ def build_curve(name: str, label: str, kind: CurveKind, setting_name: str, setti
 
 
 def _curves(plan: Plan, rows, published: report.Published) -> list[Curve]:
-    from .. import models
     curves = []
     for model in dict.fromkeys(r.model for r in plan.learned):
         qs = [str(r.quality) for r in plan.learned if r.model == model]
@@ -375,7 +371,6 @@ def _comparisons(plan: Plan, curves: list[Curve]) -> list[report.Comparison]:
 
 def _complexity(plan: Plan, curves: list[Curve], device: str | None) -> list[complexity.Entry]:
     """Counts of every learned run, with the run's mean timings."""
-    from .. import api
     by = {c.name: c for c in curves}
     out = []
     for run in plan.learned:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import api
 from . import classical
 from .html_report import ImageView, caption, view
 from .report import Row
@@ -48,7 +49,6 @@ def nearest_setting(rows: dict[tuple[str, str, str], Row], curve: str, settings:
 def build_views(images: list[Path], ref: Reference, codecs: tuple[classical.ClassicalCodec, ...],
                 rows: dict[tuple[str, str, str], Row], device: str | None = None) -> list[ImageView]:
     """One ImageView per image: original, ours, then each codec in order."""
-    from .. import api
     model = api.load_model(ref.checkpoint, ref.model, ref.quality, device)
     views = []
     for path in images:

@@ -5,7 +5,7 @@ as compressai lays them out, so weights move between the two without mapping.
 """
 from __future__ import annotations
 
-from compressai.layers import GDN
+from ..compressai_parts import GDN
 from torch import nn
 
 

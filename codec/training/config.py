@@ -20,6 +20,7 @@ else:  # pragma: no cover
 from .. import models
 from ..errors import ConfigError
 from ..models import ModelConfig
+from .schedule import SCHEDULES
 
 #: lambda for MSE per quality index 1..8, as in the published CompressAI table
 MSE_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.1800)
@@ -189,7 +190,6 @@ def validate_for_training(cfg: Config) -> None:
         raise ConfigError("config key 'train.distortion' must be 'mse' or 'ms-ssim'")
     if cfg.train.precision not in ("auto", "fp32", "bf16", "fp16"):
         raise ConfigError("config key 'train.precision' must be auto, fp32, bf16 or fp16")
-    from .schedule import SCHEDULES
     t = cfg.train
     if t.lr_schedule not in SCHEDULES:
         raise ConfigError(f"config key 'train.lr_schedule' must be one of {', '.join(SCHEDULES)}")

@@ -19,8 +19,10 @@ Shapes of the curve (``s`` counts finished steps, 0-based):
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-from .config import TrainConfig
+if TYPE_CHECKING:  # config imports this module (SCHEDULES): no run-time cycle
+    from .config import TrainConfig
 
 SCHEDULES = ("step", "cosine", "constant")
 

@@ -15,6 +15,7 @@ resumed run is the run that was interrupted (tested in fp32 on CPU).
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import time
 from dataclasses import dataclass
@@ -23,13 +24,16 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from .. import api, models
 from .. import checkpoint as ckpt_io
-from .. import models
 from .distributed import average_gradients, barrier, gather_objects, init_from_env, mean_over_ranks
 from .config import Config, validate_for_training
 from .data import ImageBank, centre_crops, list_images, split_holdout
 from .schedule import learning_rate
-from ..errors import CodecError
+from ..errors import CodecError, OutputExists
+from ..fsio import write_atomic
+from ..image import to_uint8
+from ..metrics import psnr
 from ..models.base import rate_bits
 from ..quantize import TrainingQuantizer
 
@@ -164,7 +168,6 @@ class Trainer:
         self.tb = SummaryWriter(str(self.out / "tb"), purge_step=self.step if self.step else None) \
             if self.world.main else None
         if self.step == 0 and self.world.main:
-            import json
             self.tb.add_text("config", "```\n" + json.dumps(cfg.to_dict(), indent=2) + "\n```", 0)
             self.tb.add_text("meta", str(ckpt_io.package_meta()), 0)
 
@@ -255,8 +258,6 @@ class Trainer:
         if self.world.main:
             ckpt_io.save(state, path)
             if name == "last.pt":  # position of last.pt, readable without torch (the campaign's status)
-                import json
-                from ..fsio import write_atomic
                 write_atomic(self.out / "last.json", json.dumps(
                     {"step": self.step, "steps": self.cfg.train.steps, "time": time.time()}).encode())
         barrier(self.world)
@@ -332,9 +333,6 @@ class Trainer:
         state = self._state()
         if self.val_x is None or not self.world.main:
             return None
-        from .. import api
-        from ..image import to_uint8
-        from ..metrics import psnr
         m = api.model_from_checkpoint(ckpt_io.for_inference(state), str(self.device))
         bpp, db = [], []
         for i in range(len(self.val_x)):
@@ -410,7 +408,6 @@ def train(cfg: Config, resume: bool = False, device: str | None = None, log=prin
     """Train (or resume) a run; export an inference checkpoint if configured,
     only once the whole schedule has run (not after a chunk or a stop), and
     never over an existing file unless ``force``."""
-    from ..errors import OutputExists
     if cfg.train.export and Path(cfg.train.export).exists() and not force:
         raise OutputExists(f"train.export {cfg.train.export} exists (use --force to overwrite)")
     trainer = Trainer(cfg, resume=resume, device=device, log=log)
