@@ -123,7 +123,7 @@ def to_rgb8(im: Image.Image, name: str = "image", quiet: bool = False) -> np.nda
 
 def to_tensor(rgb: np.ndarray) -> Tensor:
     """(H, W, 3) uint8 -> (1, 3, H, W) float32 in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float().div_(255.0)
+    return torch.from_numpy(np.require(rgb, requirements=["C", "W"])).permute(2, 0, 1)[None].float().div_(255.0)
 
 
 def to_uint8(x: Tensor) -> np.ndarray:
