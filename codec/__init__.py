@@ -15,7 +15,21 @@ Glossary (paper notation, used for locals throughout):
 
 Public API: ``codec.compress`` and ``codec.decompress`` (see codec.api).
 """
-from .api import compress, decompress
 from .version import __version__
 
-__all__ = ["compress", "decompress", "__version__"]
+# compress/decompress import codec.api (and so torch) when first called, not
+# when the package is imported: `import codec.container` (the file format),
+# `codec.version` and the campaign's `status` must stay light. This is the
+# one deliberate function-local import of a package module: it guards torch.
+
+
+def compress(*args, **kwargs):
+    """See codec.api.compress."""
+    from .api import compress as _c
+    return _c(*args, **kwargs)
+
+
+def decompress(*args, **kwargs):
+    """See codec.api.decompress."""
+    from .api import decompress as _d
+    return _d(*args, **kwargs)

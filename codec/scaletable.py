@@ -28,6 +28,7 @@ quantized Gaussian, as for float files.
 from __future__ import annotations
 
 import hashlib
+import io
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -135,7 +136,6 @@ def load() -> ScaleTable:
     raw = table_bytes()
     if hashlib.sha256(raw).hexdigest() != TABLE_SHA256:
         raise CorruptFile(f"{TABLE_FILE} is not the pinned scale table (SHA-256 mismatch)")
-    import io
     with np.load(io.BytesIO(raw)) as z:
         t = ScaleTable(z["scales"], z["thresholds"], z["start"], z["offsets"], z["counts"],
                        int(z["frac_bits"]))

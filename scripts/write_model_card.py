@@ -3,9 +3,10 @@
 Codes every image through the real file format with the same per-image step
 as `codec eval` (bpp from file sizes, PSNR on 8-bit RGB averaged per image,
 MS-SSIM with data range 255, encode time without synthesis), checks each
-decode equals the encoder's reconstruction, then stores the figures in the
-checkpoint's `card` (the digest covers weights and tables only, so files
-stay decodable) and writes <checkpoint>.md beside it.
+decode equals the encoder's reconstruction, then writes the card,
+<checkpoint>.md, beside it: training facts from the checkpoint's own `card`
+(what export and the campaign put there) plus these figures. The .pt itself
+is never rewritten.
 
     python scripts/write_model_card.py checkpoints/mean-scale-q3.pt ../shared/data/kodak \
         --run runs/mean-scale-q3 --run runs/mean-scale-q3-stage2 \
@@ -78,8 +79,8 @@ def main() -> None:
         if len(a.run) > 1:
             card["stages"] = " + ".join(f"{s} steps ({r}, {h:.2f} h)" for s, r, h in zip(steps, a.run, hours))
     card.update(measure(path, a.kodak))
-    c.card = card
-    ckpt_io.save(c, path)
+    # The card is Markdown beside the checkpoint; the .pt is not rewritten on
+    # a re-measure (its bytes, and the repository, stay as exported).
     md = [f"# Model card: {path.name}", "",
           f"{c.model} (N={cfg.model.N}, M={cfg.model.M}), quality {cfg.model.quality}, "
           f"λ = {cfg.train.lmbda} (loss = λ·255²·MSE + bpp).", "",

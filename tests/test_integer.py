@@ -103,8 +103,15 @@ def test_integer_h_s_is_deterministic_across_threads_and_onednn(shipped, z_hat):
 def test_scale_table_is_the_pinned_file_and_regenerates_equal():
     t = scaletable.load()
     assert hashlib.sha256(scaletable.table_bytes()).hexdigest() == scaletable.TABLE_SHA256
-    fresh = scaletable.generate().to_arrays()
-    assert all(np.array_equal(v, t.to_arrays()[k]) for k, v in fresh.items())
+    fresh, pinned = scaletable.generate().to_arrays(), t.to_arrays()
+    # Everything coding uses is integer and must regenerate exactly; the float
+    # scales are informative and numpy's pow differs in the last ulp between
+    # CPUs (AVX2 vs AVX-512 kernels), so they are compared to 1e-12.
+    for k, v in fresh.items():
+        if v.dtype.kind == "f":
+            np.testing.assert_allclose(v, pinned[k], rtol=1e-12, atol=0)
+        else:
+            assert np.array_equal(v, pinned[k]), k
     sums = np.add.reduceat(t.counts.astype(np.int64), t.offsets[:-1])
     assert (sums == 1 << scaletable.PRECISION).all() and t.counts.min() >= 1
 
