@@ -106,3 +106,30 @@ def test_init_warm_starts_from_weights_not_state(folder, tmp_path):
     other.train.init = str(tmp_path / "missing.pt")
     with pytest.raises(config.ConfigError, match="train.init"):
         Trainer(other, log=lambda s: None)
+
+
+def test_a_short_run_without_a_terminal_logs_progress_lines_and_scalars(tmp_path, recwarn):
+    """stderr is not a TTY under pytest: progress comes as lines on the log; a
+    run shorter than log_every still writes its training scalars; and a normal
+    run (clean data) raises no warning at all."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    for i in range(4):
+        Image.fromarray(natural_like(64, 64, seed=i)).save(clean / f"{i}.png")
+    logs = []
+    cfg = small_cfg(clean, tmp_path / "short", steps=3)
+    cfg.train.log_every = cfg.train.val_every = cfg.train.image_every = cfg.train.ckpt_every = 1000
+    train(cfg, log=logs.append)
+    assert any(line.startswith("step 3/3: loss ") and "it/s" in line for line in logs), logs
+    ea = EventAccumulator(str(tmp_path / "short" / "tb"))
+    ea.Reload()
+    assert [e.step for e in ea.Scalars("train/loss")] == [3]
+    assert not recwarn.list, [f"{w.filename}:{w.lineno}: {w.message}" for w in recwarn]
+
+
+def test_a_missing_relative_folder_names_the_path_rule(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = small_cfg("no/such/folder", tmp_path / "x")
+    with pytest.raises(config.ConfigError, match="relative paths are taken from the current folder"):
+        config.validate_for_training(cfg)

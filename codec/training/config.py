@@ -175,6 +175,16 @@ def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
     return cfg
 
 
+def _relative_rule(p: str) -> str:
+    """The path rule, said where a relative path was not found: config paths
+    are taken from the current folder (the repository's configs name
+    ../shared/... for a run started at the repository root), not from the
+    config file's folder."""
+    if not p or Path(p).is_absolute():
+        return ""
+    return f" (relative paths are taken from the current folder, {Path.cwd()}, not from the config file's)"
+
+
 def validate_for_training(cfg: Config) -> None:
     """Checks that need the file system or cross-field knowledge."""
     stride = models.build(cfg.model).stride
@@ -183,9 +193,10 @@ def validate_for_training(cfg: Config) -> None:
     for key in ("train", "val"):
         p = getattr(cfg.data, key)
         if (key == "train" or p) and not Path(p).is_dir():
-            raise ConfigError(f"config key 'data.{key}': folder not found: {p or '(empty)'}")
+            raise ConfigError(f"config key 'data.{key}': folder not found: {p or '(empty)'}{_relative_rule(p)}")
     if cfg.train.init and not Path(cfg.train.init).is_file():
-        raise ConfigError(f"config key 'train.init': checkpoint not found: {cfg.train.init}")
+        raise ConfigError(f"config key 'train.init': checkpoint not found: {cfg.train.init}"
+                          f"{_relative_rule(cfg.train.init)}")
     if cfg.train.distortion not in ("mse", "ms-ssim"):
         raise ConfigError("config key 'train.distortion' must be 'mse' or 'ms-ssim'")
     if cfg.train.precision not in ("auto", "fp32", "bf16", "fp16"):

@@ -17,12 +17,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import Tensor
+from tqdm import tqdm
 
 from .. import api, models
 from .. import checkpoint as ckpt_io
@@ -231,7 +233,7 @@ class Trainer:
         average_gradients(self.aux_opt.param_groups[0]["params"], self.world)
         self.aux_opt.step()
         self.step += 1
-        m.aux = float(aux)
+        m.aux = float(aux.detach())
         m.loss, m.bpp, m.mse, m.aux = mean_over_ranks([m.loss, m.bpp, m.mse, m.aux], self.world)
         return m
 
@@ -294,7 +296,8 @@ class Trainer:
 
     def _loop(self) -> None:
         t = self.cfg.train
-        from tqdm import tqdm
+        # tqdm draws only on a terminal (disable=None); elsewhere a line per log_every steps
+        progress_on_tty = sys.stderr.isatty() or not self.world.main
         bar = tqdm(total=t.steps, initial=self.step, dynamic_ncols=True, disable=None if self.world.main else True)
         t0, s0 = time.time(), self.step
         saved = True
@@ -302,12 +305,17 @@ class Trainer:
             m = self.train_step()
             saved = False
             bar.update(1)
-            if self.step % t.log_every == 0 and self.tb is not None:
+            # every log_every steps, and at the last step of this invocation so
+            # that a short run (fewer steps than log_every) logs its scalars too
+            if (self.step % t.log_every == 0 or self.step == self.end) and self.tb is not None:
                 rate = (self.step - s0) / max(time.time() - t0, 1e-9)
                 self._log("train", m)
                 self.tb.add_scalar("train/lr", self.opt.param_groups[0]["lr"], self.step)
                 self.tb.add_scalar("train/it_per_s", rate, self.step)
                 bar.set_postfix(loss=f"{m.loss:.3f}", bpp=f"{m.bpp:.3f}", psnr=f"{m.psnr:.2f}")
+                if not progress_on_tty:  # no bar to look at (a log file, a pipe, the campaign)
+                    self.log(f"step {self.step}/{t.steps}: loss {m.loss:.4f}, {m.bpp:.4f} bpp, "
+                             f"{m.psnr:.2f} dB, {rate:.2f} it/s, lr {self.opt.param_groups[0]['lr']:.3g}")
                 t0, s0 = time.time(), self.step
             if self.step % t.image_every == 0 and self.val_x is not None and self.tb is not None:
                 self._log_images()
