@@ -1,4 +1,5 @@
-"""Atomic file writes: a temporary file in the target's folder, then rename.
+"""Atomic file writes (a temporary file in the target's folder, then rename),
+and the one reader of the TOML files (configs, the campaign plan).
 
 Every output the package writes (compressed files, decoded images,
 checkpoints, evaluation results) goes through here, so an interrupted or
@@ -13,12 +14,18 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from .errors import CodecError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 
 class BadOutput(CodecError):
@@ -72,3 +79,15 @@ def atomic_open(path: str | Path) -> Iterator[BinaryIO]:
 def write_atomic(path: str | Path, data: bytes) -> None:
     with atomic_open(path) as f:
         f.write(data)
+
+
+def read_toml(path: str | Path, error: type[CodecError], what: str) -> dict:
+    """The table in TOML file ``path``; ``error`` (one line naming ``what``,
+    e.g. "config file") when it is missing, unreadable or not TOML."""
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"{what} not found: {path}")
+    try:
+        return tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise error(f"{what} {path} is not valid TOML: {e}") from None

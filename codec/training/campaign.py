@@ -25,17 +25,12 @@ so over time every job's CPU is proportional to its share.
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 from ..errors import CodecError
+from ..fsio import read_toml
 
 
 class CampaignError(CodecError):
@@ -125,10 +120,7 @@ class JobRun:
 
 def job_run(job: Job) -> JobRun:
     """train.steps and train.out of the job's config; both must be set there."""
-    try:
-        t = tomllib.loads(Path(job.config).read_text()).get("train", {})
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise CampaignError(f"job '{job.name}': cannot read {job.config} ({e})") from None
+    t = read_toml(job.config, CampaignError, f"job '{job.name}': config").get("train", {})
     steps, out = t.get("steps"), t.get("out")
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1 or not isinstance(out, str) or not out:
         raise CampaignError(f"job '{job.name}': {job.config} must set train.steps (the cycle) and train.out")
@@ -137,13 +129,7 @@ def job_run(job: Job) -> JobRun:
 
 def load_plan(path: str | Path) -> Plan:
     path = Path(path)
-    if not path.is_file():
-        raise CampaignError(f"campaign plan not found: {path}")
-    try:
-        d = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise CampaignError(f"campaign plan {path} is not valid TOML: {e}") from None
-    plan = parse_plan(d, str(path))
+    plan = parse_plan(read_toml(path, CampaignError, "campaign plan"), str(path))
     for j in plan.enabled:
         if not Path(j.config).is_file():
             raise CampaignError(f"{path} job '{j.name}': config not found: {j.config}")

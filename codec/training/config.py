@@ -7,18 +7,13 @@ the key (``ConfigError``).
 from __future__ import annotations
 
 import dataclasses
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 from .. import models
 from ..errors import ConfigError
+from ..fsio import read_toml
 from ..models import ModelConfig
 from .schedule import SCHEDULES
 
@@ -153,14 +148,7 @@ def from_dict(d: dict[str, Any], cfg: Config | None = None) -> Config:
 
 def load(path: str | Path, overrides: list[str] = ()) -> Config:
     """Read a TOML config and apply ``section.key=value`` overrides."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
-    try:
-        d = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
-    cfg = from_dict(d)
+    cfg = from_dict(read_toml(path, ConfigError, "config file"))
     apply_overrides(cfg, overrides)
     return cfg
 
