@@ -333,7 +333,9 @@ def evaluate_child(plan: Plan, job: Job, a) -> None:
              "cpu_h": round(a.cpu_h, 4), **cand.to_dict(), "shipped_loss": current, "improved": better}
     history = (old.history if old else []) + [entry]
     if better:
-        shipped.card = dict(old_card)
+        # training facts carry over; Kodak figures belong to the old weights
+        # (the Markdown card beside the checkpoint is re-measured below)
+        shipped.card = {k: v for k, v in old_card.items() if not k.startswith("kodak_")}
         shipped.card.update({"steps": base_steps + campaign_steps, "campaign_steps": campaign_steps,
                              "campaign_cycle": a.cycle, "campaign_cpu_hours": round(a.cpu_h, 3),
                              "heldout": f"{cand.images} images of configs/holdout.txt",
