@@ -15,7 +15,9 @@ from .. import models
 from ..errors import ConfigError
 from ..fsio import read_toml
 from ..models import ModelConfig
-from .schedule import SCHEDULES
+
+#: names of train.lr_schedule (their curves: codec.training.schedule)
+SCHEDULES = ("step", "cosine", "constant")
 
 #: lambda for MSE per quality index 1..8, as in the published CompressAI table
 MSE_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.1800)

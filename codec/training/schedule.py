@@ -19,12 +19,10 @@ Shapes of the curve (``s`` counts finished steps, 0-based):
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # config imports this module (SCHEDULES): no run-time cycle
-    from .config import TrainConfig
+from .config import SCHEDULES, TrainConfig
 
-SCHEDULES = ("step", "cosine", "constant")
+__all__ = ["SCHEDULES", "learning_rate"]
 
 
 def learning_rate(t: TrainConfig, step: int) -> float:
