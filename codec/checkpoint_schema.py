@@ -10,7 +10,8 @@ checks the plain dict ``torch.load`` returned, so every such problem is one
     schema       int                           (checked by checkpoint.load)
     model        str, a registry name
     config       dict of sections (dicts) of plain values; config["model"]
-                 N and M ints in 1..MAX_CHANNELS, quality int in 0..QUALITY_MAX
+                 N and M ints in 1..MAX_CHANNELS, quality int in 0..QUALITY_MAX;
+                 variable-rate models: anchors 1 <= q_min <= quality <= q_max <= 8
     state_dict   dict str -> Tensor, at most MAX_STATE_TENSORS entries, each
                  at most MAX_TENSOR_ELEMENTS elements, floating ones finite
     tables       dict density name -> {"medians": (C,) float, "start": (C,)
@@ -27,6 +28,7 @@ import torch
 
 from . import models
 from .errors import BadCheckpoint, CodecError
+from .models.variable_rate import check_anchors
 from .limits import MAX_ALPHABET, MAX_CHANNELS, MAX_STATE_TENSORS, MAX_TABLE_LENGTH, QUALITY_MAX
 
 MAX_TENSOR_ELEMENTS = 1 << 26    # > the largest conv of N = M = 1024 (1024*1024*25)
@@ -69,6 +71,13 @@ def check_config(config: Any, where: str) -> None:
             raise _fail(where, f"model.{key} = {m[key]!r} is outside 1..{MAX_CHANNELS}")
     if "quality" in m and not (_is_int(m["quality"]) and 0 <= m["quality"] <= QUALITY_MAX):
         raise _fail(where, f"model.quality = {m['quality']!r} is outside 0..{QUALITY_MAX}")
+    if "q_min" in m or "q_max" in m:   # a variable-rate model's anchors
+        anchors = [m.get("q_min"), m.get("q_max"), m.get("quality", 3)]
+        if not all(_is_int(v) for v in anchors):
+            raise _fail(where, "model.q_min, model.q_max and model.quality must be integers")
+        problem = check_anchors(*anchors)
+        if problem:
+            raise _fail(where, f"model {problem}")
 
 
 def _finite(t: torch.Tensor) -> bool:

@@ -16,6 +16,7 @@ from .base import CodecModel, Geometry, LatentShape, ModelConfig, TransformConfi
 from .factorized import FactorizedPrior
 from .hyperprior import ScaleHyperprior
 from .meanscale import MeanScaleHyperprior
+from .variable_rate import VariableRateConfig, variable_rate
 
 __all__ = ["CodecModel", "Geometry", "LatentShape", "ModelConfig", "TransformConfig", "ModelEntry",
            "registry", "entry", "entry_by_id", "default_config", "config_for", "config_from_dict", "build"]
@@ -34,6 +35,9 @@ _ENTRIES = (
     ModelEntry("factorized", FactorizedPrior, TransformConfig, 1, "Balle et al. 2017/2018, factorized prior"),
     ModelEntry("hyperprior", ScaleHyperprior, TransformConfig, 2, "Balle et al. 2018, scale hyperprior"),
     ModelEntry("mean-scale", MeanScaleHyperprior, TransformConfig, 3, "Minnen et al. 2018, mean-scale hyperprior"),
+    ModelEntry("factorized-vr", variable_rate(FactorizedPrior), VariableRateConfig, 4, "factorized prior, gain units (Cui et al. 2021)"),
+    ModelEntry("hyperprior-vr", variable_rate(ScaleHyperprior), VariableRateConfig, 5, "scale hyperprior, gain units (Cui et al. 2021)"),
+    ModelEntry("mean-scale-vr", variable_rate(MeanScaleHyperprior), VariableRateConfig, 6, "mean-scale hyperprior, gain units (Cui et al. 2021)"),
 )
 
 

@@ -15,12 +15,14 @@ from .. import models
 from ..errors import ConfigError
 from ..fsio import read_toml
 from ..models import ModelConfig
+from ..models.variable_rate import MSE_LAMBDAS as _MSE_LAMBDAS
 
 #: names of train.lr_schedule (their curves: codec.training.schedule)
 SCHEDULES = ("step", "cosine", "constant")
 
-#: lambda for MSE per quality index 1..8, as in the published CompressAI table
-MSE_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.1800)
+#: lambda for MSE per quality index 1..8, as in the published CompressAI table (defined
+#: with the variable-rate models, whose gains are initialised from it)
+MSE_LAMBDAS = _MSE_LAMBDAS
 #: lambda for MS-SSIM per quality index 1..8
 MSSSIM_LAMBDAS = (2.40, 4.58, 8.73, 16.64, 31.73, 60.50, 115.37, 220.00)
 

@@ -37,6 +37,7 @@ from ..fsio import write_atomic
 from ..image import to_uint8
 from ..metrics import psnr
 from ..models.base import rate_bits
+from ..models.variable_rate import is_variable_rate
 from ..quantize import TrainingQuantizer
 
 
@@ -444,6 +445,13 @@ def untrained_checkpoint(name: str, path: str | Path, seed: int = 0, N: int = 32
     cfg.model = models.config_for(name)
     cfg.model.N, cfg.model.M = N, M
     net = models.build(cfg.model)
+    if is_variable_rate(net):
+        # an untrained g_a's y is ~0.02, under one quantization bin at every
+        # quality: raise the gains 64x (inverse gains 1/64) so rates move with q
+        with torch.no_grad():
+            for g in net.gains.values():
+                g.log_gain += math.log(64)
+                g.log_inverse -= math.log(64)
     sd = {k: v.detach().clone() for k, v in net.state_dict().items()}
     c = ckpt_io.for_inference(ckpt_io.Checkpoint(name, cfg.to_dict(), sd, card={"note": note}))
     ckpt_io.save(c, path)
