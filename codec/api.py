@@ -12,6 +12,7 @@ Shipped checkpoints are found by ``codec.shipped``.
 """
 from __future__ import annotations
 
+import math
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +23,10 @@ from PIL import Image
 
 from . import checkpoint as ckpt_io
 from . import container, filecheck, limits, models, shipped
-from .errors import BadCheckpoint, BadImage, CodecError, ModelMismatch
+from .errors import BadCheckpoint, BadImage, CodecError, CorruptFile, ModelMismatch
 from .image import crop, load_rgb, pad, to_rgb8, to_tensor, to_uint8
 from .models.integer import Arithmetic
+from .models.variable_rate import VariableRateConfig, is_variable_rate, on_grid
 from .quantize import QuantizerKind, dither
 
 DEFAULT_MODEL = "mean-scale"
@@ -33,6 +35,11 @@ DEFAULT_QUALITY = 3
 
 class BadDevice(CodecError):
     """A device name that is unknown or absent on this machine."""
+
+
+class BadQuality(CodecError):
+    """A rate setting the model cannot take (outside its range, or another
+    quality than a fixed-rate model's own)."""
 
 
 def pick_device(device: str | None = None) -> torch.device:
@@ -60,20 +67,50 @@ class LoadedModel:
     net: models.CodecModel
     name: str
     model_id: int
-    quality: int
+    quality: int           # fixed-rate: its quality index; variable-rate: the reference anchor
     digest: bytes
     card: dict
     device: torch.device
 
+    @property
+    def quality_range(self) -> tuple[int, int] | None:
+        """(lowest, highest) quality of a variable-rate model; None for a fixed-rate one."""
+        return self.net.quality_range if is_variable_rate(self.net) else None
+
+    def rate_setting(self, quality: float | None) -> float:
+        """The quality a file will record: checked against the model, put on the
+        header's 1/256 grid. None: a fixed model's own, a variable one's reference."""
+        r = self.quality_range
+        if r is None:
+            if quality is not None and quality != self.quality:
+                raise BadQuality(f"{self.name} checkpoint is fixed-rate at quality {self.quality}; "
+                                 f"it cannot code at quality {quality:g} (use a variable-rate model)")
+            return float(self.quality)
+        q = float(self.quality if quality is None else quality)
+        if not (math.isfinite(q) and r[0] <= on_grid(q) <= r[1]):
+            raise BadQuality(f"quality {q:g} is outside this model's range {r[0]}..{r[1]}")
+        return on_grid(q)
+
+    def set_rate(self, quality: float) -> None:
+        if is_variable_rate(self.net):
+            self.net.set_quality(quality)
+
 
 def load_model(path: str | Path | None = None, model: str = DEFAULT_MODEL,
-               quality: int = DEFAULT_QUALITY, device: str | None = None) -> LoadedModel:
-    """Load a checkpoint (default: the shipped one for model/quality)."""
+               quality: float | None = DEFAULT_QUALITY, device: str | None = None) -> LoadedModel:
+    """Load a checkpoint (default: the shipped one for model/quality; a
+    variable-rate model is one file, ``<model>.pt``, for every quality)."""
     if path is None:
-        path = shipped.checkpoint_path(model, quality)
+        variable = models.entry(model).config_cls is VariableRateConfig
+        if not variable and quality is not None and quality != int(quality):
+            raise BadQuality(f"{model} is a fixed-rate model: quality must be the integer index of a "
+                             f"shipped checkpoint, got {quality:g}")
+        quality = DEFAULT_QUALITY if quality is None else quality
+        path = shipped.checkpoint_path(model, None if variable else int(quality))
         if not path.is_file():
             names = ", ".join(s.path.stem for s in shipped.shipped_checkpoints()) or "none"
-            raise BadCheckpoint(f"no shipped checkpoint for {model} quality {quality} "
+            what = model if variable else f"{model} quality {int(quality)}"
+            raise BadCheckpoint(f"no shipped checkpoint for {what} "
                                 f"(shipped: {names}); use --checkpoint FILE")
     path = Path(path)
     return model_from_checkpoint(ckpt_io.load(path), device, str(path))
@@ -145,11 +182,15 @@ def default_arithmetic(model: LoadedModel) -> Arithmetic:
 
 def compress_full(image, model: LoadedModel | None = None,
                   quantizer: QuantizerKind = QuantizerKind.ROUND, seed: int | None = None,
-                  reconstruct: bool = True, arithmetic: Arithmetic | None = None) -> Compressed:
+                  reconstruct: bool = True, arithmetic: Arithmetic | None = None,
+                  quality: float | None = None) -> Compressed:
     """Compress and (unless ``reconstruct`` is False) also synthesize what the
     decoder will show, from the same dequantized latent the decoder rebuilds.
-    ``arithmetic`` of the entropy parameters: None picks ``default_arithmetic``."""
+    ``arithmetic`` of the entropy parameters: None picks ``default_arithmetic``.
+    ``quality``: a real number in a variable-rate model's range (on a 1/256
+    grid; None: its reference anchor); a fixed-rate model takes only its own."""
     model = model or load_model()
+    q = model.rate_setting(quality)
     arithmetic = default_arithmetic(model) if arithmetic is None else Arithmetic(arithmetic)
     rgb = _as_rgb(image, model.net.N)
     H, W = rgb.shape[:2]
@@ -159,22 +200,119 @@ def compress_full(image, model: LoadedModel | None = None,
     g = model.net.geometry(H, W)
     x = pad(to_tensor(rgb), g.stride).to(model.device).contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
+        model.set_rate(q)
         coded = model.net.compress(x, _dither_fn(quantizer, seed), arithmetic)
-    header = container.Header(model.model_id, model.quality, model.digest, H, W, int(quantizer), seed,
+    header = container.Header(model.model_id, q, model.digest, H, W, int(quantizer), seed,
                               int(arithmetic))
     data = container.pack(header, coded.sections)
     rec = None
     if reconstruct:
         with torch.inference_mode():
+            model.set_rate(q)
             rec = to_uint8(crop(model.net.synthesis(coded.y_hat), H, W))
     return Compressed(data, rec, coded.bits)
 
 
 def compress(image, model: LoadedModel | None = None,
              quantizer: QuantizerKind = QuantizerKind.ROUND, seed: int | None = None,
-             arithmetic: Arithmetic | None = None) -> bytes:
-    """Compress an image (path, PIL image or (H, W, 3) uint8 array) to file bytes."""
-    return compress_full(image, model, quantizer, seed, reconstruct=False, arithmetic=arithmetic).data
+             arithmetic: Arithmetic | None = None, quality: float | None = None) -> bytes:
+    """Compress an image (path, PIL image or (H, W, 3) uint8 array) to file bytes
+    (``quality``: see ``compress_full``)."""
+    return compress_full(image, model, quantizer, seed, reconstruct=False, arithmetic=arithmetic,
+                         quality=quality).data
+
+
+class TargetUnreachable(CodecError):
+    """A target size below the smallest file the model can make of the image."""
+
+
+@dataclass
+class Targeted:
+    """Result of a target-size search: the file, the quality it was coded at,
+    and how many encodes the search took."""
+
+    compressed: Compressed
+    quality: float
+    encodes: int
+
+
+MAX_TARGET_ENCODES = 12
+
+
+def compress_to_target(image, model: LoadedModel | None = None, *, size: int | None = None,
+                       bpp: float | None = None, quantizer: QuantizerKind = QuantizerKind.ROUND,
+                       seed: int | None = None, arithmetic: Arithmetic | None = None,
+                       reconstruct: bool = False) -> Targeted:
+    """The largest file not exceeding a target, over a variable-rate model's qualities.
+
+    ``size``: a hard ceiling in bytes; ``bpp``: bits per pixel, i.e. a ceiling of
+    floor(bpp * H * W / 8) bytes (the closest file from below). File size grows
+    with quality, so the search brackets the target between two grid
+    qualities (1/256 steps) and narrows the bracket, alternating a secant step
+    on log-size with a bisection, for at most MAX_TARGET_ENCODES encodes; it
+    stops early once the best file is within 0.5 % below the ceiling. Only a
+    file that fits is ever returned (the best one seen). One dither seed is
+    drawn for all encodes. TargetUnreachable when even the lowest quality's
+    file is larger than the target.
+    """
+    model = model or load_model()
+    if (size is None) == (bpp is None):
+        raise BadQuality("give exactly one target: a size in bytes or a bpp")
+    r = model.quality_range
+    if r is None:
+        raise BadQuality(f"{model.name} checkpoint is fixed-rate (quality {model.quality}): a target size "
+                         "needs a variable-rate model, where quality can be chosen")
+    rgb = _as_rgb(image, model.net.N)
+    H, W = rgb.shape[:2]
+    if bpp is not None:
+        if not (isinstance(bpp, (int, float)) and math.isfinite(bpp) and bpp > 0):
+            raise BadQuality(f"target bpp must be a positive number, got {bpp!r}")
+        size = math.floor(bpp * H * W / 8)
+    if not (isinstance(size, (int, np.integer)) and size > 0):
+        raise BadQuality(f"target size must be a positive number of bytes, got {size!r}")
+    if seed is None and quantizer == QuantizerKind.UNIVERSAL:
+        seed = secrets.randbits(63)
+    grid = container.QUALITY_SCALE
+    sizes: dict[int, int] = {}
+    files: dict[int, Compressed] = {}
+
+    def encode(k: int) -> int:
+        if k not in sizes:
+            files[k] = compress_full(rgb, model, quantizer, seed, reconstruct=False,
+                                     arithmetic=arithmetic, quality=k / grid)
+            sizes[k] = len(files[k].data)
+        return sizes[k]
+
+    lo, hi = r[0] * grid, r[1] * grid
+    if encode(lo) > size:
+        raise TargetUnreachable(f"target of {size} bytes cannot be met: the smallest file this model makes "
+                                f"of this image is {sizes[lo]} bytes ({8 * sizes[lo] / (H * W):.4f} bpp, "
+                                f"quality {r[0]})")
+    if encode(hi) > size:
+        secant = True
+        while hi - lo > 1 and len(sizes) < MAX_TARGET_ENCODES and sizes[lo] < 0.995 * size:
+            if secant:   # log-size is near linear in quality between close qualities
+                a, b = math.log(sizes[lo]), math.log(sizes[hi])
+                f = (math.log(size) - a) / (b - a) if b > a else 0.5
+                k = lo + round(f * (hi - lo))
+            else:
+                k = (lo + hi) // 2
+            k = min(hi - 1, max(lo + 1, k))
+            secant = not secant
+            if encode(k) <= size:
+                lo = k
+            else:
+                hi = k
+        best = max((k for k, n in sizes.items() if n <= size), key=lambda k: (sizes[k], k))
+    else:
+        best = hi
+    res = files[best]
+    if reconstruct:   # the same bytes again, with the decoder's picture
+        res = compress_full(rgb, model, quantizer, seed, reconstruct=True, arithmetic=arithmetic,
+                            quality=best / grid)
+    if len(res.data) > size:
+        raise CodecError(f"internal: target search returned {len(res.data)} bytes over {size}")
+    return Targeted(res, best / grid, len(sizes) + int(reconstruct))
 
 
 def model_for(header: container.Header, model: LoadedModel | None = None,
@@ -186,7 +324,7 @@ def model_for(header: container.Header, model: LoadedModel | None = None,
                                 f"digest {header.digest.hex()}) than checkpoint digest {model.digest.hex()}")
         return model
     name = models.entry_by_id(header.model_id).name
-    path = shipped.find(name, header.digest, header.quality)
+    path = shipped.find(name, header.digest, int(header.quality))
     if path is None:
         raise ModelMismatch(f"no checkpoint with digest {header.digest.hex()} for model '{name}' "
                             f"in {shipped.checkpoint_dir()} (file made with other weights?)")
@@ -198,7 +336,12 @@ def decompress(data: bytes, model: LoadedModel | None = None, device: str | None
     header, sections = container.unpack(data)
     m = model_for(header, model, device)
     g = filecheck.check_file(header, sections, m.net)   # before anything is allocated
+    if m.quality_range is not None:
+        r = m.quality_range
+        if not r[0] <= header.quality <= r[1]:
+            raise CorruptFile(f"header quality {header.quality:g} is outside the model's range {r[0]}..{r[1]}")
     with torch.inference_mode():
+        m.set_rate(header.quality)
         x_hat = m.net.decompress(sections, g, _dither_fn(QuantizerKind(header.quantizer), header.seed),
                                  Arithmetic(header.arithmetic))
     return to_uint8(crop(x_hat, header.height, header.width))

@@ -4,7 +4,7 @@ Exit status 0 on success; 2 on bad input, including bad arguments (one line
 on stderr, no traceback, no output file left behind); 1 on an internal error
 (one line too; the traceback only with ``--debug`` or ``CODEC_DEBUG=1``).
 Every argument is checked before any work: seeds against the header's u64,
-qualities against its u8, device names, and outputs, which must be (or become)
+qualities against its u16 fixed point (0..255), device names, and outputs, which must be (or become)
 regular files: directories and special files are refused, --force or not.
 """
 from __future__ import annotations
@@ -20,10 +20,11 @@ from pathlib import Path
 from PIL import Image
 
 from . import api, container, filecheck
-from .commandline import BadArgument, Parser, bounded_int, device_name, output_path, write_output
+from .commandline import BadArgument, Parser, bounded_int, bounded_real, device_name, output_path, write_output
 from .errors import CodecError, ModelMismatch
 from .limits import QUALITY_MAX, SEED_MAX
 from .models.integer import Arithmetic
+from .models.variable_rate import VariableRateConfig
 from .quantize import QuantizerKind
 
 # The products that add subcommands to `codec` (train/export, eval). Named as
@@ -46,10 +47,17 @@ def cmd_compress(a) -> None:
     out = output_path(Path(a.output) if a.output else Path(a.input).with_suffix(".lic"), (a.input,), a.force)
     if a.seed is not None and a.quantizer != "uq":
         raise BadArgument("--seed is the dither seed of --quantizer uq; rounding takes none")
+    target = a.target_size is not None or a.target_bpp is not None
+    if target and a.quality is not None:
+        raise BadArgument("--quality and a target (--target-size/--target-bpp) exclude each other")
     model = api.load_model(a.checkpoint, a.model, a.quality, a.device)
     q = QuantizerKind.UNIVERSAL if a.quantizer == "uq" else QuantizerKind.ROUND
     arith = None if a.arithmetic is None else Arithmetic[a.arithmetic.upper()]
-    data = api.compress(a.input, model, q, a.seed, arith)
+    if target:
+        data = api.compress_to_target(a.input, model, size=a.target_size, bpp=a.target_bpp, quantizer=q,
+                                      seed=a.seed, arithmetic=arith).compressed.data
+    else:
+        data = api.compress(a.input, model, q, a.seed, arith, quality=a.quality)
     write_output(out, data, a.force)
 
 
@@ -84,7 +92,8 @@ def cmd_info(a) -> None:
     bits = 8 * len(data)
     print(f"file:        {a.input} ({len(data)} bytes)")
     print(f"format:      version {data[4]}")
-    print(f"model:       {e.name} (id {h.model_id}, quality {h.quality}, digest {h.digest.hex()})")
+    rate = "variable rate" if e.config_cls is VariableRateConfig else "fixed rate"
+    print(f"model:       {e.name} (id {h.model_id}, {rate}, quality {h.quality:g}, digest {h.digest.hex()})")
     print(f"image:       {h.width}x{h.height} pixels, {bits / (h.width * h.height):.4f} bpp")
     q = {0: "rounding", 1: f"universal quantization (seed {h.seed})"}[h.quantizer]
     print(f"quantizer:   {q}")
@@ -110,10 +119,18 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compress", help="image -> compressed file")
     c.add_argument("input")
     c.add_argument("-o", "--output")
-    c.add_argument("--model", default="mean-scale", help="registry name (factorized, hyperprior, mean-scale)")
-    c.add_argument("--quality", type=bounded_int("quality", 0, QUALITY_MAX), default=3,
-                   help="quality index of a shipped checkpoint")
-    c.add_argument("--checkpoint", help="checkpoint file (overrides --model/--quality)")
+    c.add_argument("--model", default="mean-scale",
+                   help="registry name (factorized, hyperprior, mean-scale; -vr: variable rate)")
+    c.add_argument("--quality", type=bounded_real("quality", 0, QUALITY_MAX),
+                   help="rate setting: a variable-rate model takes a real number in its range (integers are "
+                        "the lambda table's anchors, fractions interpolate; default its reference anchor); "
+                        "a fixed-rate model only its own index (default 3: picks the shipped checkpoint)")
+    size = c.add_mutually_exclusive_group()
+    size.add_argument("--target-size", type=bounded_int("target size", 1, 1 << 40), metavar="BYTES",
+                      help="variable-rate models: the best file of at most BYTES bytes (quality searched)")
+    size.add_argument("--target-bpp", type=bounded_real("target bpp", 0, 1000, above=True), metavar="B",
+                      help="variable-rate models: the file closest to B bits per pixel from below")
+    c.add_argument("--checkpoint", help="checkpoint file (overrides --model and the shipped lookup)")
     c.add_argument("--quantizer", choices=("round", "uq"), default="round",
                    help="test-time quantizer: rounding or universal quantization")
     c.add_argument("--seed", type=bounded_int("seed", 0, SEED_MAX),

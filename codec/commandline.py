@@ -10,6 +10,7 @@ imports keep pointing one way: products import the core, never the reverse.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import sys
@@ -42,6 +43,20 @@ def bounded_int(name: str, lo: int, hi: int):
             raise argparse.ArgumentTypeError(f"{name} must be an integer, got '{text}'") from None
         if not lo <= v <= hi:
             raise argparse.ArgumentTypeError(f"{name} {v} is outside {lo}..{hi}")
+        return v
+    parse.__name__ = name
+    return parse
+
+
+def bounded_real(name: str, lo: float, hi: float, above: bool = False):
+    """An argparse type: a finite decimal number in lo..hi (``above``: > lo)."""
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number, got '{text}'") from None
+        if not (math.isfinite(v) and (v > lo if above else v >= lo) and v <= hi):
+            raise argparse.ArgumentTypeError(f"{name} {text} is outside {'(' if above else ''}{lo:g}..{hi:g}")
         return v
     parse.__name__ = name
     return parse

@@ -1,18 +1,22 @@
 """The compressed file format, and only it (no torch, no model code).
 
-Format version 2. All integers little-endian.
+Format version 3. All integers little-endian.
 
     offset  size  field
     0       4     magic b"\\x89LIC"
-    4       1     format version (2; 1 is still read)
+    4       1     format version (3; 1 and 2 are still read)
     5       2     model id (u16, stable, from the model registry)
-    7       1     quality index (u8, informative)
-    8       8     weights digest: first 8 bytes of SHA-256 over the checkpoint's
+    7       2     quality (u16, fixed point x256: the rate setting, a real
+                  number on a 1/256 grid; a variable-rate model decodes at it,
+                  a fixed-rate model's file holds its quality index, informative)
+                  -- versions 1 and 2: a u8 quality index here, and every
+                  later offset one byte lower
+    9       8     weights digest: first 8 bytes of SHA-256 over the checkpoint's
                   weights and frozen tables (see codec.checkpoint)
-    16      4     image height in pixels (u32, 1..MAX_SIDE)
-    20      4     image width in pixels (u32, 1..MAX_SIDE)
-    24      1     quantizer id (0 rounding, 1 universal quantization)
-    25      1     entropy-parameter arithmetic (0 float32, 1 integer; see
+    17      4     image height in pixels (u32, 1..MAX_SIDE)
+    21      4     image width in pixels (u32, 1..MAX_SIDE)
+    25      1     quantizer id (0 rounding, 1 universal quantization)
+    26      1     entropy-parameter arithmetic (0 float32, 1 integer; see
                   codec.models.integer) -- absent in version 1 (read as 0)
     ..      8     dither seed (u64) -- present only when quantizer id is 1
     ..      1     number of sections S (1..MAX_SECTIONS)
@@ -38,9 +42,13 @@ from .errors import CorruptFile
 from .limits import MAX_SECTIONS, MAX_SIDE
 
 MAGIC = b"\x89LIC"
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
-_FIXED = struct.Struct("<4sBHB8sIIB")     # magic .. quantizer id
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
+_START = struct.Struct("<4sBH")           # magic, version, model id
+_REST = {2: struct.Struct("<B8sIIB"),     # versions 1, 2: u8 quality index .. quantizer id
+         3: struct.Struct("<H8sIIB")}     # version 3: u16 quality x QUALITY_SCALE .. quantizer id
+QUALITY_SCALE = 256                       # quality fixed point: 1/256 steps
+QUALITY_LIMIT = ((1 << 16) - 1) / QUALITY_SCALE
 _ARITHMETIC = struct.Struct("<B")
 _SEED = struct.Struct("<Q")
 _COUNT = struct.Struct("<B")
@@ -66,7 +74,7 @@ class Header:
     """Everything a decoder must know before touching the payloads."""
 
     model_id: int
-    quality: int
+    quality: float         # rate setting on the 1/256 grid (versions 1-2: an integer index)
     digest: bytes          # 8 bytes
     height: int
     width: int
@@ -87,8 +95,11 @@ def pack(header: Header, sections: list[Section]) -> bytes:
         raise ValueError(f"unknown arithmetic id {header.arithmetic}")
     if not 1 <= len(sections) <= MAX_SECTIONS:
         raise ValueError("1 to 8 sections")
-    parts = [_FIXED.pack(MAGIC, FORMAT_VERSION, header.model_id, header.quality,
-                         header.digest, header.height, header.width, header.quantizer),
+    q = header.quality * QUALITY_SCALE
+    if not (q == int(q) and 0 <= q < 1 << 16):
+        raise ValueError(f"quality {header.quality} is not a multiple of 1/{QUALITY_SCALE} in 0..{QUALITY_LIMIT}")
+    parts = [_START.pack(MAGIC, FORMAT_VERSION, header.model_id),
+             _REST[3].pack(int(q), header.digest, header.height, header.width, header.quantizer),
              _ARITHMETIC.pack(header.arithmetic)]
     if header.quantizer == UNIVERSAL_ID:
         parts.append(_SEED.pack(header.seed))
@@ -118,10 +129,12 @@ def unpack(data: bytes) -> tuple[Header, list[Section]]:
     if not data.startswith(MAGIC[: min(len(data), 4)]) or len(data) < 4:
         raise CorruptFile("not a codec file (bad magic bytes)")
     r = _Reader(data)
-    magic, version, model_id, quality, digest, h, w, quantizer = r.take(_FIXED, "header")
+    magic, version, model_id = r.take(_START, "header")
     if version not in READABLE_VERSIONS:
         raise CorruptFile(f"unsupported format version {version} (this build reads "
                           f"{', '.join(map(str, READABLE_VERSIONS))})")
+    quality, digest, h, w, quantizer = r.take(_REST[3 if version >= 3 else 2], "header")
+    quality = quality / QUALITY_SCALE if version >= 3 else quality
     if quantizer not in QUANTIZER_IDS:
         raise CorruptFile(f"unknown quantizer id {quantizer} in header")
     arithmetic = r.take(_ARITHMETIC, "header")[0] if version >= 2 else 0

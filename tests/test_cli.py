@@ -71,7 +71,7 @@ def test_png_passed_to_decompress(tmp_path, png, env_ckpts, capsys):
 
 def test_header_claiming_huge_image(tmp_path, lic, capsys):
     d = bytearray(lic.read_bytes())
-    d[16:20] = d[20:24] = (100000).to_bytes(4, "little")
+    d[17:21] = d[21:25] = (100000).to_bytes(4, "little")
     bad = tmp_path / "huge.lic"
     bad.write_bytes(bytes(d))
     assert "100000x100000" in run_err(["decompress", str(bad), "-o", str(tmp_path / "x.png")], capsys)

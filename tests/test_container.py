@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 
 from codec import container
@@ -7,7 +9,14 @@ from codec.errors import CorruptFile
 HDR = Header(model_id=3, quality=3, digest=bytes(range(8)), height=17, width=31, quantizer=0, arithmetic=1)
 SECTIONS = [Section((4, 1, 1), -2, 3, b"\x01\x02\x03\x04"), Section((8, 2, 2), -1, 1, b"\xaa\xbb\xcc\xdd")]
 
-# Pinned bytes of format version 2. Changing them requires bumping FORMAT_VERSION.
+# Pinned bytes of format version 3 (u16 quality x256). Changing them requires bumping FORMAT_VERSION.
+GOLDEN_V3 = (
+    "894c494303030000030001020304050607110000" "001f000000" "00" "01" "02"
+    "040001000100" "feffffff" "03000000" "04000000"
+    "080002000200" "ffffffff" "01000000" "04000000"
+    "01020304" "aabbccdd"
+)
+# Format version 2 (u8 quality index): still read.
 GOLDEN_V2 = (
     "894c494302030003000102030405060711000000" "1f000000" "00" "01" "02"
     "040001000100" "feffffff" "03000000" "04000000"
@@ -29,10 +38,25 @@ def _with_crc(hex_body: str) -> bytes:
     return body + zlib.crc32(body).to_bytes(4, "little")
 
 
-def test_golden_bytes_pin_format_version_2():
+def test_golden_bytes_pin_format_version_3():
     data = container.pack(HDR, SECTIONS)
-    assert container.FORMAT_VERSION == 2
-    assert data == _with_crc(GOLDEN_V2)
+    assert container.FORMAT_VERSION == 3
+    assert data == _with_crc(GOLDEN_V3)
+
+
+def test_format_version_2_bytes_still_unpack():
+    h, s = container.unpack(_with_crc(GOLDEN_V2))
+    assert h == HDR and s == SECTIONS
+
+
+def test_quality_is_a_real_number_on_a_1_256_grid():
+    h = dataclasses.replace(HDR, quality=2.37109375)          # 607 / 256
+    data = container.pack(h, SECTIONS)
+    assert data[7:9] == (607).to_bytes(2, "little")
+    assert container.unpack(data)[0].quality == 2.37109375
+    for bad in (2.3, -1 / 256, 256.0):
+        with pytest.raises(ValueError, match="quality"):
+            container.pack(dataclasses.replace(HDR, quality=bad), SECTIONS)
 
 
 def test_format_version_1_bytes_still_unpack_as_float_arithmetic():
@@ -43,13 +67,13 @@ def test_format_version_1_bytes_still_unpack_as_float_arithmetic():
 def test_golden_bytes_with_dither_seed():
     h = Header(3, 3, bytes(8), 1, 1, 1, seed=0x0102030405060708)
     data = container.pack(h, SECTIONS[:1])
-    assert data[24] == 1 and data[25] == 0 and data[26:34] == bytes.fromhex("0807060504030201")
+    assert data[25] == 1 and data[26] == 0 and data[27:35] == bytes.fromhex("0807060504030201")
     assert container.unpack(data)[0].seed == 0x0102030405060708
 
 
 def test_unknown_arithmetic_id_is_refused():
     data = bytearray(container.pack(HDR, SECTIONS))
-    data[25] = 9
+    data[26] = 9
     import zlib
     data[-4:] = zlib.crc32(bytes(data[:-4])).to_bytes(4, "little")
     with pytest.raises(CorruptFile, match="arithmetic id 9"):
@@ -85,24 +109,24 @@ def test_every_single_flipped_byte_is_detected():
 
 def test_huge_dimensions_refused_before_allocation():
     data = bytearray(container.pack(HDR, SECTIONS))
-    data[16:20] = (100000).to_bytes(4, "little")
-    data[20:24] = (100000).to_bytes(4, "little")
+    data[17:21] = (100000).to_bytes(4, "little")
+    data[21:25] = (100000).to_bytes(4, "little")
     with pytest.raises(CorruptFile, match="100000x100000"):
         container.unpack(bytes(data))
 
 
 def test_unknown_quantizer_and_missing_seed():
     data = bytearray(container.pack(HDR, SECTIONS))
-    data[24] = 7
+    data[25] = 7
     with pytest.raises(CorruptFile, match="quantizer id 7"):
         container.unpack(bytes(data))
     uq = container.pack(Header(3, 3, bytes(8), 1, 1, 1, seed=5), SECTIONS[:1])
     with pytest.raises(CorruptFile, match="seed"):
-        container.unpack(uq[:30])
+        container.unpack(uq[:31])
 
 
 def test_header_claiming_long_payload_is_truncation():
     data = bytearray(container.pack(HDR, SECTIONS))
-    data[41:45] = (10 ** 9).to_bytes(4, "little")
+    data[42:46] = (10 ** 9).to_bytes(4, "little")
     with pytest.raises(CorruptFile, match="truncated"):
         container.unpack(bytes(data))

@@ -1,7 +1,8 @@
 """The bitstream, pinned: complete files from committed inputs.
 
 tests/golden/ holds a 64x48 crop of kodim23 and one small seeded test
-checkpoint per family (never retrained, so retraining the shipped models never
+checkpoint per family (fixed-rate and variable-rate; the latter coded at a
+fractional quality) (never retrained, so retraining the shipped models never
 moves these pins), and pins.json: the SHA-256 of every complete .lic file
 those checkpoints make of the image (rounding, and universal quantization with
 a fixed seed), each checkpoint's weights digest, and the first values of the
@@ -69,7 +70,8 @@ def test_complete_file_bytes_are_pinned(image, test_models, key):
     name, quantizer = key.split("/")
     q = QuantizerKind[quantizer.upper()]
     res = api.compress_full(image, test_models[name], q,
-                            seed=PINS["uq_seed"] if q == QuantizerKind.UNIVERSAL else None)
+                            seed=PINS["uq_seed"] if q == QuantizerKind.UNIVERSAL else None,
+                            quality=PINS["files"][key].get("quality"))   # variable-rate: fractional
     assert len(res.data) == PINS["files"][key]["bytes"]
     assert hashlib.sha256(res.data).hexdigest() == PINS["files"][key]["sha256"]
     np.testing.assert_array_equal(api.decompress(res.data, test_models[name]), res.reconstruction)
