@@ -26,7 +26,7 @@ from . import container, filecheck, limits, models, shipped
 from .errors import BadCheckpoint, BadImage, CodecError, CorruptFile, ModelMismatch
 from .image import crop, load_rgb, pad, to_rgb8, to_tensor, to_uint8
 from .models.integer import Arithmetic
-from .models.variable_rate import VariableRateConfig, is_variable_rate, on_grid
+from .models.variable_rate import VariableRateConfig, is_variable_rate, lmbda_at, on_grid
 from .quantize import QuantizerKind, dither
 
 DEFAULT_MODEL = "mean-scale"
@@ -71,6 +71,7 @@ class LoadedModel:
     digest: bytes
     card: dict
     device: torch.device
+    lmbda: float | None = None   # the RD trade-off the weights were trained at (train.lmbda), for refinement
 
     @property
     def quality_range(self) -> tuple[int, int] | None:
@@ -125,7 +126,17 @@ def model_from_checkpoint(c: ckpt_io.Checkpoint, device: str | None = None,
     dev = pick_device(device)
     place(net, dev)
     e = models.entry(c.model)
-    return LoadedModel(net, c.model, e.model_id, int(net.config.quality), c.digest(), c.card, dev)
+    return LoadedModel(net, c.model, e.model_id, int(net.config.quality), c.digest(), c.card, dev,
+                       _trained_lambda(c))
+
+
+def _trained_lambda(c: ckpt_io.Checkpoint) -> float | None:
+    """train.lmbda of the checkpoint's config (else the card's lambda) if it was an MSE model."""
+    train = c.config.get("train") or {}
+    if train.get("distortion", "mse") != "mse":
+        return None
+    v = train.get("lmbda", c.card.get("lambda"))
+    return float(v) if isinstance(v, (int, float)) and math.isfinite(v) and v > 0 else None
 
 
 def place(net: models.CodecModel, device: torch.device) -> None:
@@ -183,15 +194,25 @@ def default_arithmetic(model: LoadedModel) -> Arithmetic:
 def compress_full(image, model: LoadedModel | None = None,
                   quantizer: QuantizerKind = QuantizerKind.ROUND, seed: int | None = None,
                   reconstruct: bool = True, arithmetic: Arithmetic | None = None,
-                  quality: float | None = None) -> Compressed:
+                  quality: float | None = None, refine: int = 0, lmbda: float | None = None,
+                  progress: bool = False) -> Compressed:
     """Compress and (unless ``reconstruct`` is False) also synthesize what the
     decoder will show, from the same dequantized latent the decoder rebuilds.
     ``arithmetic`` of the entropy parameters: None picks ``default_arithmetic``.
     ``quality``: a real number in a variable-rate model's range (on a 1/256
-    grid; None: its reference anchor); a fixed-rate model takes only its own."""
+    grid; None: its reference anchor); a fixed-rate model takes only its own.
+
+    ``refine`` > 0 optimizes the latents of this image for that many steps
+    (``codec.refine``) at ``lmbda`` (default: the model's trained lambda; for
+    a variable-rate model the lambda of the chosen quality) before
+    coding; the file decodes with any decoder. If the refined file's loss
+    (lambda * MSE_255 of the decoded image + file bpp) is not below the
+    unrefined one's, the unrefined file is returned."""
     model = model or load_model()
     q = model.rate_setting(quality)
     arithmetic = default_arithmetic(model) if arithmetic is None else Arithmetic(arithmetic)
+    if isinstance(refine, bool) or not isinstance(refine, (int, np.integer)) or not 0 <= refine <= limits.REFINE_MAX:
+        raise CodecError(f"refine must be an integer number of steps in 0..{limits.REFINE_MAX}, got {refine!r}")
     rgb = _as_rgb(image, model.net.N)
     H, W = rgb.shape[:2]
     seed = secrets.randbits(63) if (seed is None and quantizer == QuantizerKind.UNIVERSAL) else (seed or 0)
@@ -199,12 +220,30 @@ def compress_full(image, model: LoadedModel | None = None,
         raise CodecError(f"dither seed must be an integer in 0..2**64-1, got {seed!r}")
     g = model.net.geometry(H, W)
     x = pad(to_tensor(rgb), g.stride).to(model.device).contiguous(memory_format=torch.channels_last)
-    with torch.inference_mode():
-        model.set_rate(q)
-        coded = model.net.compress(x, _dither_fn(quantizer, seed), arithmetic)
     header = container.Header(model.model_id, q, model.digest, H, W, int(quantizer), seed,
                               int(arithmetic))
+    dither_fn = _dither_fn(quantizer, seed)
+    with torch.inference_mode():
+        model.set_rate(q)
+        latents = model.net.encode_latents(x)
+        coded = model.net.compress_latents(latents, dither_fn, arithmetic)
     data = container.pack(header, coded.sections)
+    if refine:
+        # Imported only here: the decoder (and an unrefined encode) never loads it.
+        from . import refine as refinement
+        if lmbda is not None:
+            lm = float(lmbda)
+        else:   # a variable-rate model: the lambda of the chosen quality
+            lm = lmbda_at(q) if model.quality_range is not None else model.lmbda
+        if lm is None or not (math.isfinite(lm) and lm > 0):
+            raise CodecError("this checkpoint records no MSE lambda (train.lmbda); pass lmbda= to refine")
+        r = refinement.refine(model.net, to_tensor(rgb), latents, lm, int(refine), dither_fn, progress=progress)
+        if r.improved:
+            with torch.inference_mode():
+                c2 = model.net.compress_latents(r.latents, dither_fn, arithmetic)
+            d2 = container.pack(header, c2.sections)
+            if _file_loss(model, rgb, d2, c2, lm) < _file_loss(model, rgb, data, coded, lm):
+                coded, data = c2, d2
     rec = None
     if reconstruct:
         with torch.inference_mode():
@@ -213,13 +252,23 @@ def compress_full(image, model: LoadedModel | None = None,
     return Compressed(data, rec, coded.bits)
 
 
+def _file_loss(model: LoadedModel, rgb: np.ndarray, data: bytes, coded, lmbda: float) -> float:
+    """lambda * MSE_255 of what the decoder will show + bpp of the real file."""
+    H, W = rgb.shape[:2]
+    with torch.inference_mode():
+        rec = to_uint8(crop(model.net.synthesis(coded.y_hat), H, W))
+    mse = float(np.mean((rec.astype(np.float64) - rgb.astype(np.float64)) ** 2))
+    return lmbda * mse + 8 * len(data) / (H * W)
+
+
 def compress(image, model: LoadedModel | None = None,
              quantizer: QuantizerKind = QuantizerKind.ROUND, seed: int | None = None,
-             arithmetic: Arithmetic | None = None, quality: float | None = None) -> bytes:
+             arithmetic: Arithmetic | None = None, quality: float | None = None, refine: int = 0,
+             lmbda: float | None = None, progress: bool = False) -> bytes:
     """Compress an image (path, PIL image or (H, W, 3) uint8 array) to file bytes
-    (``quality``: see ``compress_full``)."""
+    (``quality``, ``refine``: see ``compress_full``)."""
     return compress_full(image, model, quantizer, seed, reconstruct=False, arithmetic=arithmetic,
-                         quality=quality).data
+                         quality=quality, refine=refine, lmbda=lmbda, progress=progress).data
 
 
 class TargetUnreachable(CodecError):

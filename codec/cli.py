@@ -22,7 +22,7 @@ from PIL import Image
 from . import api, container, filecheck
 from .commandline import BadArgument, Parser, bounded_int, bounded_real, device_name, output_path, write_output
 from .errors import CodecError, ModelMismatch
-from .limits import QUALITY_MAX, SEED_MAX
+from .limits import QUALITY_MAX, REFINE_MAX, SEED_MAX
 from .models.integer import Arithmetic
 from .models.variable_rate import VariableRateConfig
 from .quantize import QuantizerKind
@@ -54,10 +54,13 @@ def cmd_compress(a) -> None:
     q = QuantizerKind.UNIVERSAL if a.quantizer == "uq" else QuantizerKind.ROUND
     arith = None if a.arithmetic is None else Arithmetic[a.arithmetic.upper()]
     if target:
+        if a.refine:
+            raise BadArgument("--refine does not combine with --target-size/--target-bpp")
         data = api.compress_to_target(a.input, model, size=a.target_size, bpp=a.target_bpp, quantizer=q,
                                       seed=a.seed, arithmetic=arith).compressed.data
     else:
-        data = api.compress(a.input, model, q, a.seed, arith, quality=a.quality)
+        data = api.compress(a.input, model, q, a.seed, arith, quality=a.quality, refine=a.refine,
+                            progress=a.refine > 0 and sys.stderr.isatty())
     write_output(out, data, a.force)
 
 
@@ -138,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--arithmetic", choices=("integer", "float"),
                    help="entropy-parameter arithmetic: integer (default for hyperprior models; decodes on any "
                         "machine) or float32 (decodes only where float kernels agree)")
+    c.add_argument("--refine", type=bounded_int("refine", 0, REFINE_MAX), default=0, metavar="N",
+                   help="spend N optimization steps on this image's latents before coding (slower encode, "
+                        "smaller/better file; the decoder needs nothing). Default 0")
     c.add_argument("--device", type=device_name, default="auto")
     c.add_argument("-f", "--force", action="store_true", help="overwrite an existing output")
     c.set_defaults(func=cmd_compress)

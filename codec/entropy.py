@@ -202,6 +202,10 @@ class FrozenFactorized:
     def _centre(self) -> Tensor:
         return torch.from_numpy(self.t.medians).view(1, -1, 1, 1)
 
+    def centre(self) -> Tensor:
+        """The frozen medians m_c the coder rounds around, (1, C, 1, 1) float32 (a copy)."""
+        return self._centre().clone()
+
     def _rows(self, lo: int, hi: int, offset: Tensor | None):
         """Normalized float64 probability rows over [lo, hi], one per channel
         (a generator: only one channel's rows exist in float64 at a time).

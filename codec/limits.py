@@ -34,6 +34,7 @@ UQ_EXTRA_SYMBOLS = 64       # factorized + universal quantization: symbols beyon
 CODER_PRECISION = 24        # constriction's probability precision, bits
 SEED_MAX = (1 << 64) - 1    # dither seed is a u64 in the header
 QUALITY_MAX = 255           # quality index is a u8 in the header
+REFINE_MAX = 100_000        # encode-time refinement steps (codec.refine): more is surely a typo
 
 # pixel limit: 2**24 pixels at N = 128 (see the module docstring)
 PIXELS_AT_N128 = 1 << 24

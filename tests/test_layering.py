@@ -18,7 +18,7 @@ CORE_LAYERS = (
     ("leaves", {"version", "errors", "limits", "metrics", "quantize", "compressai_parts", "models.integer"}),
     ("channel simulation", {"channel", "channel.*"}),
     ("format and coding", {"fsio", "container", "image", "rangecoder", "entropy", "scaletable"}),
-    ("models", {"models", "models.*"}),
+    ("models", {"models", "models.*", "refine"}),
     ("checkpoints", {"checkpoint_schema", "checkpoint", "shipped", "filecheck"}),
     ("api", {"api"}),
     ("command line", {"", "commandline", "cli"}),   # "" is codec/__init__

@@ -12,13 +12,13 @@ from typing import Any
 
 from ..container import MAX_SECTIONS
 from ..errors import BadCheckpoint, CodecError
-from .base import CodecModel, Geometry, LatentShape, ModelConfig, TransformConfig
+from .base import CodecModel, Geometry, LatentQuantizer, Latents, LatentShape, ModelConfig, TransformConfig, hard_quantizer
 from .factorized import FactorizedPrior
 from .hyperprior import ScaleHyperprior
 from .meanscale import MeanScaleHyperprior
 from .variable_rate import VariableRateConfig, variable_rate
 
-__all__ = ["CodecModel", "Geometry", "LatentShape", "ModelConfig", "TransformConfig", "ModelEntry",
+__all__ = ["CodecModel", "Geometry", "Latents", "LatentQuantizer", "hard_quantizer", "LatentShape", "ModelConfig", "TransformConfig", "ModelEntry",
            "registry", "entry", "entry_by_id", "default_config", "config_for", "config_from_dict", "build"]
 
 

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from ..container import Section
 from ..entropy import FactorizedDensity, FrozenFactorized, FrozenTables
 from ..errors import CorruptFile, NotFrozen
+from ..quantize import dequantize, quantize
 
 # dither(stream, shape) -> Tensor for universal quantization, or None (rounding)
 DitherFn = Callable[[int, tuple[int, ...]], "Tensor | None"]
@@ -91,6 +92,43 @@ class RateDistortionOutput(NamedTuple):
 
     x_hat: Tensor                      # (B, 3, H, W)
     likelihoods: dict[str, Tensor]     # name -> same shape as the latent
+
+
+@dataclass(frozen=True)
+class Latents:
+    """The continuous latents of one image, between analysis and coding.
+
+    ``encode_latents`` makes them (y = g_a(x), and z = h_a(y) for hyperprior
+    families); ``compress_latents`` quantizes and codes them with the unchanged
+    coder. Between the two an encoder may change them (``codec.refine``): the
+    decoder only ever sees the coded integers, so the file format does not
+    depend on how the latents were found.
+
+    y: (1, M, h, w) float32; z: (1, N, h/4, w/4) float32 or None (factorized).
+    Both contiguous NCHW on the CPU, the layout the coder and h_s expect (see
+    ``to_cpu_f32``).
+    """
+
+    y: Tensor
+    z: Tensor | None = None
+
+    def names(self) -> tuple[str, ...]:
+        return ("y",) if self.z is None else ("z", "y")
+
+    def detached(self) -> "Latents":
+        """The same values as plain CPU fp32 contiguous tensors, no autograd history."""
+        return Latents(to_cpu_f32(self.y), None if self.z is None else to_cpu_f32(self.z))
+
+
+# quantizer(v, centre, offset) -> v_hat: how ``latent_rd`` turns a latent into
+# (a proxy of) its dequantized value, e.g. round(v - centre - offset) + centre + offset,
+# or a relaxation of that rounding (codec.refine). offset is the dither (UQ) or None.
+LatentQuantizer = Callable[[Tensor, Tensor, "Tensor | None"], Tensor]
+
+
+def hard_quantizer(v: Tensor, centre: Tensor, offset: Tensor | None) -> Tensor:
+    """The coder's rule, k = round(v - centre [- offset]), v_hat = k + centre [+ offset]."""
+    return dequantize(quantize(v, centre, offset), centre, offset)
 
 
 class Coded(NamedTuple):
@@ -184,6 +222,28 @@ class CodecModel(nn.Module):
 
     def analysis(self, x: Tensor) -> Tensor:
         return self.g_a(x)
+
+    # --- the encoder split in two (see Latents) ----------------------------------
+    # A family's ``compress(x, dither, arithmetic)`` is
+    # ``compress_latents(encode_latents(x), dither, arithmetic)``.
+    def encode_latents(self, x: Tensor) -> Latents:
+        """Image (1, 3, Hp, Wp) -> its latents (the amortized guess of g_a)."""
+        raise NotImplementedError
+
+    def compress_latents(self, latents: Latents, dither: DitherFn = no_dither, arithmetic=None) -> Coded:
+        raise NotImplementedError
+
+    def latent_rd(self, latents: Latents, quantizer: LatentQuantizer,
+                  dither: DitherFn = no_dither) -> RateDistortionOutput:
+        """Reconstruction and likelihoods of given latents, differentiable in them.
+
+        Only what depends on the latents runs (entropy parameters, g_s): no
+        g_a. With ``hard_quantizer`` the likelihoods are those of the symbols
+        the float coder would write (the integer-arithmetic coder's means
+        differ in the last bits) and x_hat is what the decoder shows before
+        clipping; ``codec.refine`` passes a relaxed quantizer instead.
+        """
+        raise NotImplementedError
 
 
 def to_cpu_f32(t: Tensor) -> Tensor:

@@ -11,7 +11,8 @@ from torch import Tensor
 
 from ..entropy import FactorizedDensity
 from ..quantize import TrainingQuantizer
-from .base import CodecModel, Coded, DitherFn, Geometry, RateDistortionOutput, TransformConfig, no_dither, to_cpu_f32
+from .base import (CodecModel, Coded, DitherFn, Geometry, LatentQuantizer, Latents, RateDistortionOutput,
+                   TransformConfig, no_dither, to_cpu_f32)
 from .transforms import AnalysisTransform, SynthesisTransform
 
 
@@ -35,9 +36,22 @@ class FactorizedPrior(CodecModel):
 
     def compress(self, x: Tensor, dither: DitherFn = no_dither, arithmetic=None) -> Coded:
         """``arithmetic`` is accepted for a uniform interface: no entropy parameters here."""
-        y = to_cpu_f32(self.analysis(x))
+        return self.compress_latents(self.encode_latents(x), dither, arithmetic)
+
+    def encode_latents(self, x: Tensor) -> Latents:
+        return Latents(to_cpu_f32(self.analysis(x)))
+
+    def compress_latents(self, latents: Latents, dither: DitherFn = no_dither, arithmetic=None) -> Coded:
+        y = latents.y
         cy = self.coder("entropy_bottleneck").encode(y, dither(0, tuple(y.shape)))
         return Coded([cy.section], cy.y_hat, cy.bits)
+
+    def latent_rd(self, latents: Latents, quantizer: LatentQuantizer,
+                  dither: DitherFn = no_dither) -> RateDistortionOutput:
+        """y is rounded around the frozen medians (the coder's centres), dither stream 0."""
+        y = latents.y
+        y_hat = quantizer(y, self.coder("entropy_bottleneck").centre(), dither(0, tuple(y.shape)))
+        return RateDistortionOutput(self.synthesis(y_hat), {"y": self.entropy_bottleneck.likelihood(y_hat)})
 
     def decompress(self, sections, g: Geometry, dither: DitherFn = no_dither, arithmetic=None) -> Tensor:
         self.check_sections(sections, g)

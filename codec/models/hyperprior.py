@@ -27,7 +27,8 @@ from ..errors import CorruptFile, ParameterMismatch
 from ..quantize import TrainingQuantizer, add_noise
 from ..scaletable import IndexedGaussian, ScaleTable
 from ..scaletable import load as load_scale_table
-from .base import CodecModel, Coded, DitherFn, Geometry, RateDistortionOutput, TransformConfig, no_dither, to_cpu_f32
+from .base import (CodecModel, Coded, DitherFn, Geometry, LatentQuantizer, Latents, RateDistortionOutput,
+                   TransformConfig, no_dither, to_cpu_f32)
 from .integer import Arithmetic, IntegerHyperSynthesis, to_real
 from .transforms import AnalysisTransform, HyperAnalysis, HyperSynthesis, SynthesisTransform
 
@@ -111,9 +112,16 @@ class ScaleHyperprior(CodecModel):
 
     def compress(self, x: Tensor, dither: DitherFn = no_dither,
                  arithmetic: Arithmetic = Arithmetic.INTEGER) -> Coded:
+        return self.compress_latents(self.encode_latents(x), dither, arithmetic)
+
+    def encode_latents(self, x: Tensor) -> Latents:
         y = self.analysis(x)
         z = to_cpu_f32(self.hyper_analysis(y))
-        y = to_cpu_f32(y)
+        return Latents(to_cpu_f32(y), z)
+
+    def compress_latents(self, latents: Latents, dither: DitherFn = no_dither,
+                         arithmetic: Arithmetic = Arithmetic.INTEGER) -> Coded:
+        y, z = latents.y, latents.z
         cz = self.coder("entropy_bottleneck").encode(z, None)
         u = dither(0, tuple(y.shape))
         if arithmetic == Arithmetic.INTEGER:
@@ -123,6 +131,17 @@ class ScaleHyperprior(CodecModel):
             p = self._cpu(self.entropy_parameters(cz.y_hat))
             cy = FrozenGaussian().encode(y, p.scales, p.means, u)
         return Coded([cz.section, cy.section], cy.y_hat, cz.bits + cy.bits)
+
+    def latent_rd(self, latents: Latents, quantizer: LatentQuantizer,
+                  dither: DitherFn = no_dither) -> RateDistortionOutput:
+        """z around the frozen medians (no dither: z always rounds), then the float
+        h_s on z_hat, then y around the predicted means with dither stream 0."""
+        z_hat = quantizer(latents.z, self.coder("entropy_bottleneck").centre(), None)
+        p = self.entropy_parameters(z_hat)
+        y_hat = quantizer(latents.y, p.means, dither(0, tuple(latents.y.shape)))
+        return RateDistortionOutput(self.synthesis(y_hat), {
+            "y": self.gaussian_conditional.likelihood(y_hat, p.scales, p.means),
+            "z": self.entropy_bottleneck.likelihood(z_hat)})
 
     def decompress(self, sections, g: Geometry, dither: DitherFn = no_dither,
                    arithmetic: Arithmetic = Arithmetic.INTEGER) -> Tensor:
