@@ -22,8 +22,8 @@ import torch
 from PIL import Image
 
 from . import checkpoint as ckpt_io
-from . import container, filecheck, limits, models, shipped
-from .errors import BadCheckpoint, BadImage, CodecError, CorruptFile, ModelMismatch
+from . import container, filecheck, limits, metrics, models, shipped
+from .errors import BadCheckpoint, BadImage, CodecError, ModelMismatch
 from .image import crop, load_rgb, pad, to_rgb8, to_tensor, to_uint8
 from .models.integer import Arithmetic
 from .models.variable_rate import VariableRateConfig, is_variable_rate, lmbda_at, on_grid
@@ -240,10 +240,14 @@ def compress_full(image, model: LoadedModel | None = None,
         r = refinement.refine(model.net, to_tensor(rgb), latents, lm, int(refine), dither_fn, progress=progress)
         if r.improved:
             with torch.inference_mode():
+                model.set_rate(q)   # the decoder's rate setting, for the file and both pictures
                 c2 = model.net.compress_latents(r.latents, dither_fn, arithmetic)
             d2 = container.pack(header, c2.sections)
-            if _file_loss(model, rgb, d2, c2, lm) < _file_loss(model, rgb, data, coded, lm):
-                coded, data = c2, d2
+            loss2, rec2 = _file_loss(model, rgb, d2, c2, lm)
+            loss, rec = _file_loss(model, rgb, data, coded, lm)
+            if loss2 < loss:
+                coded, data, rec = c2, d2, rec2
+            return Compressed(data, rec if reconstruct else None, coded.bits)
     rec = None
     if reconstruct:
         with torch.inference_mode():
@@ -252,13 +256,13 @@ def compress_full(image, model: LoadedModel | None = None,
     return Compressed(data, rec, coded.bits)
 
 
-def _file_loss(model: LoadedModel, rgb: np.ndarray, data: bytes, coded, lmbda: float) -> float:
-    """lambda * MSE_255 of what the decoder will show + bpp of the real file."""
+def _file_loss(model: LoadedModel, rgb: np.ndarray, data: bytes, coded, lmbda: float) -> tuple[float, np.ndarray]:
+    """lambda * MSE_255 of what the decoder will show + bpp of the real file,
+    and that picture (reused as the reconstruction)."""
     H, W = rgb.shape[:2]
     with torch.inference_mode():
         rec = to_uint8(crop(model.net.synthesis(coded.y_hat), H, W))
-    mse = float(np.mean((rec.astype(np.float64) - rgb.astype(np.float64)) ** 2))
-    return lmbda * mse + 8 * len(data) / (H * W)
+    return lmbda * metrics.mse8(rec, rgb) + metrics.bpp(len(data), H, W), rec
 
 
 def compress(image, model: LoadedModel | None = None,
@@ -385,10 +389,6 @@ def decompress(data: bytes, model: LoadedModel | None = None, device: str | None
     header, sections = container.unpack(data)
     m = model_for(header, model, device)
     g = filecheck.check_file(header, sections, m.net)   # before anything is allocated
-    if m.quality_range is not None:
-        r = m.quality_range
-        if not r[0] <= header.quality <= r[1]:
-            raise CorruptFile(f"header quality {header.quality:g} is outside the model's range {r[0]}..{r[1]}")
     with torch.inference_mode():
         m.set_rate(header.quality)
         x_hat = m.net.decompress(sections, g, _dither_fn(QuantizerKind(header.quantizer), header.seed),

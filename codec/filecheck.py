@@ -17,6 +17,7 @@ from .container import Header, Section
 from .entropy import check_payload
 from .errors import CorruptFile
 from .models.base import Geometry
+from .models.variable_rate import is_variable_rate
 from .rangecoder import check_alphabet
 
 
@@ -43,6 +44,10 @@ def check_file(header: Header, sections: list[Section], net: models.CodecModel |
     problem = limits.check_pixels(header.height, header.width, net.N)
     if problem:
         raise CorruptFile(f"header: {problem}")
+    if is_variable_rate(net):
+        lo, hi = net.quality_range
+        if not lo <= header.quality <= hi:
+            raise CorruptFile(f"header quality {header.quality:g} is outside the model's range {lo}..{hi}")
     g = net.geometry(header.height, header.width)
     net.check_sections(sections, g)
     return g
