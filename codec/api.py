@@ -127,10 +127,10 @@ def model_from_checkpoint(c: ckpt_io.Checkpoint, device: str | None = None,
     place(net, dev)
     e = models.entry(c.model)
     return LoadedModel(net, c.model, e.model_id, int(net.config.quality), c.digest(), c.card, dev,
-                       _trained_lambda(c))
+                       trained_lambda(c))
 
 
-def _trained_lambda(c: ckpt_io.Checkpoint) -> float | None:
+def trained_lambda(c: ckpt_io.Checkpoint) -> float | None:
     """train.lmbda of the checkpoint's config (else the card's lambda) if it was an MSE model."""
     train = c.config.get("train") or {}
     if train.get("distortion", "mse") != "mse":

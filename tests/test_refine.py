@@ -126,3 +126,14 @@ def test_a_decoder_that_never_imported_refinement_decodes_a_refined_file(ckpt_di
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
+
+
+def test_a_variable_rate_model_refines_at_a_fractional_quality(tmp_path, rgb):
+    """The gains set under inference mode by compress_full are reused by the
+    refiner's autograd (they once were inference tensors, which autograd refuses)."""
+    from conftest import make_checkpoint
+    from codec import container
+    m = api.load_model(make_checkpoint("mean-scale-vr", tmp_path / "vr.pt", N=16, M=24), device="cpu")
+    full = api.compress_full(rgb, m, quality=2.5, refine=10)
+    assert container.unpack(full.data)[0].quality == 2.5
+    np.testing.assert_array_equal(api.decompress(full.data, m), full.reconstruction)

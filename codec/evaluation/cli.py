@@ -6,8 +6,11 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
+
+from ..limits import REFINE_MAX
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -16,11 +19,26 @@ def _names(text: str) -> tuple[str, ...]:
     return () if items in ((), ("none",)) else items
 
 
-def _ints(text: str) -> tuple[int, ...]:
+def _qualities(text: str) -> tuple[float, ...]:
+    """'1,2.5,4' -> (1.0, 2.5, 4.0): integers name shipped fixed-rate checkpoints,
+    reals are points of a variable-rate model."""
     try:
-        return tuple(int(s) for s in _names(text))
+        out = tuple(float(s) for s in _names(text))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got '{text}'") from None
+        out = ()
+    if not out or not all(math.isfinite(q) for q in out):
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got '{text}'")
+    return out
+
+
+def _steps(text: str) -> tuple[int, ...]:
+    try:
+        out = tuple(int(s) for s in _names(text))
+    except ValueError:
+        out = ()
+    if not out or not all(0 <= n <= REFINE_MAX for n in out):
+        raise argparse.ArgumentTypeError(f"expected comma-separated step counts in 0..{REFINE_MAX}, got '{text}'")
+    return out
 
 
 def cmd_eval(a) -> None:
@@ -29,7 +47,7 @@ def cmd_eval(a) -> None:
     from .evaluate import EvalConfig, run
     folder = Path(a.folder)
     cfg = EvalConfig(folder=folder, out=Path(a.out) if a.out else Path("results") / (folder.resolve().name or "eval"),
-                     models=a.models, qualities=a.qualities, codecs=a.codecs, anchors=a.anchors,
+                     models=a.models, qualities=a.qualities, refine=a.refine or (), codecs=a.codecs, anchors=a.anchors,
                      published=a.published, workers=a.workers, limit=a.limit, device=a.device,
                      progress=not a.quiet, html_images=a.html_images)
     res = run(cfg)
@@ -48,8 +66,13 @@ def add_commands(subparsers) -> None:
     e.add_argument("folder", help="folder of images (e.g. the 24 Kodak PNGs)")
     e.add_argument("--models", type=_names, default=None,
                    help="comma-separated model names, or 'none' (default: every model with a checkpoint)")
-    e.add_argument("--qualities", type=_ints, default=None,
-                   help="comma-separated quality indices (default: every shipped checkpoint)")
+    e.add_argument("--qualities", type=_qualities, default=None,
+                   help="comma-separated qualities: for fixed-rate models the integer indices of shipped "
+                        "checkpoints (default: all), for a variable-rate model (<family>-vr) real numbers in its "
+                        "range, put on the 1/256 grid (default: 7 points evenly over its range)")
+    e.add_argument("--refine", type=_steps, default=None, metavar="N[,N...]",
+                   help="also code every learned point with N steps of encode-time latent refinement: one more "
+                        "curve per model and N (named <model>+refine<N>), BD-rated against the unrefined curve too")
     e.add_argument("--codecs", type=_names, default=None,
                    help="classical codecs: jpeg (4:2:0 and 4:4:4), jpeg-420, jpeg-444, webp, jpeg2000, avif, "
                         "avif-420, hevc (4:4:4), hevc-420, jxl, or 'none' (default: jpeg,webp,jpeg2000,avif,hevc,jxl "

@@ -1,7 +1,9 @@
 """Rate-distortion evaluation: learned models and classical codecs on a folder
 of images, through their real files, in one resumable run.
 
-For each curve (a learned model over its shipped qualities, or a classical
+For each curve (a fixed-rate learned model over its shipped qualities, a
+variable-rate model -- one checkpoint -- sampled at several qualities, either
+of them with encode-time refinement as a curve of its own, or a classical
 codec over its sweep), each setting and each image, one row: file size, bpp,
 PSNR, MS-SSIM, encode and decode wall time, and for learned models the
 model's own rate estimate and whether the decode equalled the encoder's
@@ -34,9 +36,12 @@ import numpy as np
 from . import classical, complexity, html_report, report, visual
 from .ssimulacra2 import ssimulacra2
 from .. import api, models, shipped
+from .. import checkpoint as ckpt_io
 from ..errors import CodecError
 from ..image import IMAGE_SUFFIXES, load_rgb
+from ..limits import REFINE_MAX
 from ..metrics import MS_SSIM_MIN_SIDE, bpp, ms_ssim, ms_ssim_db, psnr
+from ..models.variable_rate import VariableRateConfig, on_grid
 from .kodak import is_kodak24
 from .report import Curve, CurveKind, Point, ResultsCSV, Row
 
@@ -48,6 +53,8 @@ PUBLISHED_PREFIX = "compressai:"
 PUBLISHED_DEFAULT = ("vtm", "bpg444", "av1")
 PUBLISHED_MATCH = {"factorized": "bmshj2018-factorized-mse-8bit", "hyperprior": "bmshj2018-hyperprior-mse-8bit",
                    "mean-scale": "mbt2018-mean-mse-8bit"}
+VR_POINTS = 7          # default samples of a variable-rate model: evenly over its range, on the 1/256 grid
+REFINE_TAG = "+refine"   # curve name of a refined run: "<model>+refine<N>" (a file name, an --anchors name)
 
 
 class NoImages(CodecError):
@@ -66,7 +73,10 @@ class EvalConfig:
     folder: Path
     out: Path
     models: tuple[str, ...] | None = None
-    qualities: tuple[int, ...] | None = None
+    # fixed-rate models: the integer indices of shipped checkpoints to use;
+    # variable-rate models: the real qualities to sample (put on the 1/256 grid)
+    qualities: tuple[float, ...] | None = None
+    refine: tuple[int, ...] = ()      # refinement steps: each N > 0 adds one refined curve per model
     codecs: tuple[str, ...] | None = None
     anchors: tuple[str, ...] | None = None
     published: tuple[str, ...] | None = None
@@ -79,11 +89,36 @@ class EvalConfig:
 
 
 
+def format_quality(q: float) -> str:
+    """The results.csv setting of a quality: "3" for an integer (as fixed-rate
+    rows always were), else the shortest repr of the grid value ("1.66796875"),
+    which reads back exactly, so a resumed run finds its rows."""
+    q = float(q)
+    return str(int(q)) if q.is_integer() else repr(q)
+
+
+def refined_curve(model: str, steps: int) -> str:
+    return model if steps == 0 else f"{model}{REFINE_TAG}{steps}"
+
+
 @dataclass(frozen=True)
 class LearnedRun:
-    model: str
-    quality: int
+    """One rate point of a learned curve: a checkpoint coding at one quality,
+    with ``refine`` encode-time refinement steps (0: the model as it is)."""
+
+    model: str                 # registry name
+    quality: float             # fixed-rate: the shipped index; variable-rate: a quality on the 1/256 grid
     path: Path
+    variable: bool = False     # a variable-rate checkpoint (one file for the whole curve)
+    refine: int = 0
+
+    @property
+    def curve(self) -> str:
+        return refined_curve(self.model, self.refine)
+
+    @property
+    def setting(self) -> str:
+        return format_quality(self.quality)
 
 
 @dataclass(frozen=True)
@@ -138,18 +173,80 @@ def shipped_qualities(model: str) -> list[tuple[int, Path]]:
     return [(s.quality, s.path) for s in shipped.shipped_checkpoints() if s.model == model and s.quality is not None]
 
 
+def is_variable(model: str) -> bool:
+    return models.entry(model).config_cls is VariableRateConfig
+
+
+def default_qualities(q_min: float, q_max: float, n: int = VR_POINTS) -> list[float]:
+    """n qualities evenly from q_min to q_max (both included), on the 1/256 grid."""
+    return list(dict.fromkeys(on_grid(q) for q in np.linspace(q_min, q_max, n)))
+
+
+def _vr_range(name: str, path: Path) -> tuple[int, int]:
+    """(q_min, q_max) of a variable-rate checkpoint, read from its stored config (nothing built)."""
+    c = ckpt_io.load(path)
+    if c.model != name:
+        raise CodecError(f"{path} holds a '{c.model}' model, not '{name}'")
+    cfg = c.model_config()
+    return cfg.q_min, cfg.q_max
+
+
+def _vr_qualities(cfg: EvalConfig, name: str, lo: int, hi: int, notes: list[str]) -> list[float]:
+    if cfg.qualities is None:
+        return default_qualities(lo, hi)
+    out = []
+    for q in cfg.qualities:
+        g = on_grid(q)
+        if not (math.isfinite(q) and lo <= g <= hi):
+            msg = f"quality {q:g} is outside the range {lo}..{hi} of variable-rate model '{name}'"
+            if cfg.models is not None:
+                raise CodecError(msg)
+            notes.append(msg + ": left out")
+            continue
+        if g != q:
+            notes.append(f"{name}: quality {q:g} coded as {format_quality(g)} (the header's 1/256 grid)")
+        out.append(g)
+    return list(dict.fromkeys(out))
+
+
+def _check_refine(steps: tuple[int, ...]) -> tuple[int, ...]:
+    for n in steps:
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= REFINE_MAX:
+            raise CodecError(f"--refine takes step counts in 0..{REFINE_MAX}, got {n!r}")
+    return tuple(n for n in dict.fromkeys(steps) if n > 0)
+
+
+def _can_refine(name: str, path: Path, variable: bool) -> None:
+    """A fixed-rate checkpoint must record its MSE lambda to be refined (a variable-rate
+    model has the lambda of each quality): checked before anything is coded."""
+    if not variable and api.trained_lambda(ckpt_io.load(path)) is None:
+        raise CodecError(f"{path} records no MSE lambda (train.lmbda): '{name}' cannot be refined")
+
+
 def _plan_learned(cfg: EvalConfig, notes: list[str]) -> list[LearnedRun]:
     names = cfg.models if cfg.models is not None else tuple(models.registry())
+    steps = (0,) + _check_refine(cfg.refine)
     runs = []
     for name in names:
         models.entry(name)                       # unknown names raise here
-        found = [(q, p) for q, p in shipped_qualities(name) if cfg.qualities is None or q in cfg.qualities]
+        variable = is_variable(name)
+        if variable:
+            path = shipped.checkpoint_path(name)
+            found = []
+            if path.is_file():
+                lo, hi = _vr_range(name, path)
+                found = [(q, path) for q in _vr_qualities(cfg, name, lo, hi, notes)]
+        else:
+            found = [(q, p) for q, p in shipped_qualities(name) if cfg.qualities is None or q in cfg.qualities]
         if not found:
-            want = "" if cfg.qualities is None else f" with quality {', '.join(map(str, cfg.qualities))}"
+            want = "" if cfg.qualities is None else f" with quality {', '.join(f'{q:g}' for q in cfg.qualities)}"
             if cfg.models is not None:
                 raise CodecError(f"no checkpoint for model '{name}'{want} in {shipped.checkpoint_dir()}")
             notes.append(f"no checkpoint for model '{name}' in {shipped.checkpoint_dir()}: not evaluated")
-        runs += [LearnedRun(name, q, p) for q, p in found]
+        if len(steps) > 1:
+            for p in dict.fromkeys(p for _, p in found):
+                _can_refine(name, p, variable)
+        runs += [LearnedRun(name, q, p, variable, n) for n in steps for q, p in found]
     return runs
 
 
@@ -183,13 +280,18 @@ def _plan_classical(cfg: EvalConfig, notes: list[str],
     return usable, anchors, published_anchors
 
 
+def family(model: str) -> str:
+    """The fixed-rate family of a registry name ("mean-scale-vr" -> "mean-scale"), for the published match."""
+    return model.removesuffix("-vr")
+
+
 def make_plan(cfg: EvalConfig) -> Plan:
     images, notes = find_images(cfg.folder, cfg.limit)
     learned = _plan_learned(cfg, notes)
-    codecs, anchors, pub_anchors = _plan_classical(cfg, notes, {r.model for r in learned})
+    codecs, anchors, pub_anchors = _plan_classical(cfg, notes, {r.curve for r in learned})
     available = report.load_published().curves
     wanted = list(cfg.published) if cfg.published is not None else \
-        [PUBLISHED_MATCH[m] for m in dict.fromkeys(r.model for r in learned) if m in PUBLISHED_MATCH] + \
+        [PUBLISHED_MATCH[f] for f in dict.fromkeys(family(r.model) for r in learned) if f in PUBLISHED_MATCH] + \
         list(PUBLISHED_DEFAULT)
     for name in wanted + pub_anchors:
         if name not in available:
@@ -281,19 +383,29 @@ def _run_classical(plan: Plan, store: ResultsCSV, workers: int, bar) -> int:
 
 # --- learned models: in this process, one image at a time -----------------------
 
-def code_learned(model, img: Path, curve: str, setting: str) -> Row:
-    """Code one image with a loaded model (``api.LoadedModel``) through the real file.
+def code_learned(model, img: Path, curve: str, setting: str, quality: float | None = None,
+                 refine: int = 0) -> Row:
+    """Code one image with a loaded model (``api.LoadedModel``) at ``quality``
+    (None: a fixed-rate model's own) through the real file.
 
-    The row's time to encode is ``api.compress`` alone (no synthesis of a
-    reconstruction), its decode check compares the decoded image with the
-    reconstruction the encoder predicted.
+    Unrefined, the row's time to encode is ``api.compress`` alone (no
+    synthesis of a reconstruction), after a warm-up; refined (``refine`` > 0
+    steps), it is the one ``api.compress_full`` call that refines, codes and
+    synthesizes (a second run would double the longest part of the evaluation).
+    The decode check compares the decoded image with the reconstruction the
+    encoder predicted.
     """
     rgb = load_rgb(img, quiet=True)
-    # The file and what the encoder predicts the decoder will show; also a warm-up.
-    full = api.compress_full(rgb, model)
-    t0 = time.perf_counter()
-    api.compress(rgb, model)
-    t1 = time.perf_counter()
+    if refine:
+        t0 = time.perf_counter()
+        full = api.compress_full(rgb, model, quality=quality, refine=refine)
+        t1 = time.perf_counter()
+    else:
+        # The file and what the encoder predicts the decoder will show; also a warm-up.
+        full = api.compress_full(rgb, model, quality=quality)
+        t0 = time.perf_counter()
+        api.compress(rgb, model, quality=quality)
+        t1 = time.perf_counter()
     rec = api.decompress(full.data, model)
     t2 = time.perf_counter()
     ok = np.array_equal(rec, full.reconstruction)
@@ -302,14 +414,16 @@ def code_learned(model, img: Path, curve: str, setting: str) -> Row:
 
 def _run_learned(plan: Plan, store: ResultsCSV, device: str | None, bar) -> int:
     done = 0
+    loaded: tuple[Path, api.LoadedModel] | None = None    # one checkpoint at a time (a VR model: every point)
     for run in plan.learned:
-        todo = [p for p in plan.images if (run.model, str(run.quality), p.name) not in store.rows]
+        todo = [p for p in plan.images if (run.curve, run.setting, p.name) not in store.rows]
         if not todo:
             continue
-        bar.set_postfix_str(f"{run.model} q{run.quality}")
-        model = api.load_model(run.path, run.model, run.quality, device)
+        bar.set_postfix_str(f"{run.curve} q{run.setting}")
+        if loaded is None or loaded[0] != run.path:
+            loaded = (run.path, api.load_model(run.path, run.model, None if run.variable else run.quality, device))
         for img in todo:
-            store.add(code_learned(model, img, run.model, str(run.quality)))
+            store.add(code_learned(loaded[1], img, run.curve, run.setting, run.quality, run.refine))
             bar.update(1)
             done += 1
     return done
@@ -340,10 +454,11 @@ def build_curve(name: str, label: str, kind: CurveKind, setting_name: str, setti
 
 def _curves(plan: Plan, rows, published: report.Published) -> list[Curve]:
     curves = []
-    for model in dict.fromkeys(r.model for r in plan.learned):
-        qs = [str(r.quality) for r in plan.learned if r.model == model]
-        label = f"{model} (ours; {models.entry(model).paper})"
-        curves.append(build_curve(model, label, CurveKind.LEARNED, "quality", qs, rows, plan.images))
+    for name in dict.fromkeys(r.curve for r in plan.learned):
+        runs = [r for r in plan.learned if r.curve == name]
+        label = _label(runs[0])
+        curves.append(build_curve(name, label, CurveKind.LEARNED, "quality", [r.setting for r in runs], rows,
+                                  plan.images))
     for c in plan.codecs:
         curves.append(build_curve(c.name, c.label, CurveKind.CLASSICAL, c.setting_name,
                                   [classical.format_setting(s) for s in c.settings], rows, plan.images))
@@ -353,32 +468,57 @@ def _curves(plan: Plan, rows, published: report.Published) -> list[Curve]:
     return curves
 
 
+def _label(run: LearnedRun) -> str:
+    what = [f"refine {run.refine}"] if run.refine else []
+    what += ["ours", models.entry(run.model).paper] + (["one variable-rate model"] if run.variable else [])
+    return f"{run.model} ({'; '.join(what)})"
+
+
 def _comparisons(plan: Plan, curves: list[Curve]) -> list[report.Comparison]:
     """Every curve against every anchor. Published curves (as the curve or as
-    the anchor) only on the 24 Kodak images: their figures are Kodak means."""
+    the anchor) only on the 24 Kodak images: their figures are Kodak means.
+    A learned curve is also compared with the published curve of its family,
+    and a refined curve with the unrefined curve of the same model."""
     by = {c.name: c for c in curves}
+    model_of = {r.curve: r.model for r in plan.learned}
     out = []
     for c in curves:      # published curves too: they show what the anchors mean on this machine
         if not c.points or (c.kind == CurveKind.PUBLISHED and not plan.kodak):
             continue
         against = [a for a in plan.anchors if a != c.name and (plan.kodak or not a.startswith(PUBLISHED_PREFIX))]
-        match = PUBLISHED_PREFIX + PUBLISHED_MATCH.get(c.name, "")
-        if plan.kodak and c.kind == CurveKind.LEARNED and match in by and match not in against:
-            against.append(match)
+        if c.name in model_of:
+            match = PUBLISHED_PREFIX + PUBLISHED_MATCH.get(family(model_of[c.name]), "")
+            if plan.kodak and match in by and match not in against:
+                against.append(match)
+            base = model_of[c.name]
+            if base != c.name and base in by and base not in against:
+                against.append(base)
         out += [report.compare(c, by[a]) for a in against if by[a].points]
     return out
 
 
 def _complexity(plan: Plan, curves: list[Curve], device: str | None) -> list[complexity.Entry]:
-    """Counts of every learned run, with the run's mean timings."""
+    """Counts of every unrefined fixed-rate run, and of each variable-rate
+    model once (its gains are element-wise: the counts do not depend on the
+    quality), with the mean timings of the run's point(s). Refined curves are
+    not counted: refinement runs g_s and h_s N times more, its cost is the
+    encode time in the points table."""
     by = {c.name: c for c in curves}
     out = []
-    for run in plan.learned:
-        point = next((p for p in by[run.model].points if p.setting == str(run.quality)), None)
-        if point is None:
-            continue
-        counts = complexity.measure(api.load_model(run.path, run.model, run.quality, device))
-        out.append(complexity.Entry(run.model, f"quality {run.quality}", counts, point.enc_s, point.dec_s))
+    for curve in dict.fromkeys(r.curve for r in plan.learned if not r.refine):
+        runs = [r for r in plan.learned if r.curve == curve]
+        groups = [runs] if runs[0].variable else [[r] for r in runs]
+        for group in groups:
+            points = [p for p in by[curve].points if p.setting in {r.setting for r in group}]
+            if not points:
+                continue
+            run = group[len(group) // 2]
+            model = api.load_model(run.path, run.model, None if run.variable else run.quality, device)
+            setting = (f"qualities {group[0].setting}..{group[-1].setting} (one model)" if run.variable
+                       else f"quality {run.setting}")
+            out.append(complexity.Entry(curve, setting, complexity.measure(model),
+                                        float(np.mean([p.enc_s for p in points])),
+                                        float(np.mean([p.dec_s for p in points]))))
     return out
 
 
@@ -387,11 +527,11 @@ def _html(cfg: EvalConfig, plan: Plan, curves: list[Curve], comparisons, rows, d
     by = {c.name: c for c in curves}
     views = []
     if plan.learned:
-        # our reference: the first model at its middle quality
-        runs = [r for r in plan.learned if r.model == plan.learned[0].model]
+        # our reference: the first model, unrefined, at its middle quality
+        runs = [r for r in plan.learned if r.curve == plan.learned[0].curve]
         run = runs[len(runs) // 2]
-        ref = visual.Reference(run.model, str(run.quality), f"{by[run.model].label}, quality {run.quality}",
-                               run.path, run.model, run.quality)
+        ref = visual.Reference(run.curve, run.setting, f"{by[run.curve].label}, quality {run.setting}",
+                               run.path, run.model, run.quality, run.variable)
         views = visual.build_views(visual.pick_images(plan.images, cfg.html_images), ref, plan.codecs, rows,
                                    cfg.device)
     intro = (f"{len(plan.images)} images of <code>{html.escape(str(cfg.folder))}</code>. Below the plots: "
@@ -417,7 +557,7 @@ def run(cfg: EvalConfig) -> EvalResult:
         print(f"note: {n}", file=sys.stderr)
     cfg.out.mkdir(parents=True, exist_ok=True)
     store = ResultsCSV(cfg.out / "results.csv")
-    keys = [(r.model, str(r.quality), p.name) for r in plan.learned for p in plan.images]
+    keys = [(r.curve, r.setting, p.name) for r in plan.learned for p in plan.images]
     keys += [(c.name, classical.format_setting(s), p.name)
              for c in plan.codecs for s in c.settings for p in plan.images]
     before = sum(k in store.rows for k in keys)

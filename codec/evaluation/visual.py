@@ -28,7 +28,8 @@ class Reference:
     label: str
     checkpoint: Path
     model: str
-    quality: int
+    quality: float         # a fixed-rate checkpoint's own index, or a variable-rate model's quality
+    variable: bool = False
 
 
 def pick_images(images: tuple[Path, ...], count: int) -> list[Path]:
@@ -49,7 +50,7 @@ def nearest_setting(rows: dict[tuple[str, str, str], Row], curve: str, settings:
 def build_views(images: list[Path], ref: Reference, codecs: tuple[classical.ClassicalCodec, ...],
                 rows: dict[tuple[str, str, str], Row], device: str | None = None) -> list[ImageView]:
     """One ImageView per image: original, ours, then each codec in order."""
-    model = api.load_model(ref.checkpoint, ref.model, ref.quality, device)
+    model = api.load_model(ref.checkpoint, ref.model, None if ref.variable else ref.quality, device)
     views = []
     for path in images:
         ours = rows.get((ref.curve, ref.setting, path.name))
@@ -57,7 +58,7 @@ def build_views(images: list[Path], ref: Reference, codecs: tuple[classical.Clas
             continue
         rgb = load_rgb(path, quiet=True)
         tiles = [(ref.curve, ref.label, caption(ours.bpp, ours.psnr, ours.ssimulacra2),
-                  api.compress_full(rgb, model).reconstruction)]
+                  api.compress_full(rgb, model, quality=ref.quality).reconstruction)]
         for c in codecs:
             s = nearest_setting(rows, c.name, [classical.format_setting(v) for v in c.settings], path.name, ours.bpp)
             if s is None:

@@ -167,7 +167,10 @@ class VariableRate:
         key = (q, tuple((p.data_ptr(), p._version) for p in self.gains.parameters()))
         if self._exact_cache is None or self._exact_cache[0] != key:
             p = Fraction(round(q * QUALITY_GRID), QUALITY_GRID) - self.q_min
-            self._exact_cache = (key, {n: g.exact_values(p) for n, g in self.gains.items()})
+            # plain tensors even when set under inference_mode (api.compress_full): the
+            # cached gains are reused by autograd when the encoder refines latents
+            with torch.inference_mode(False):
+                self._exact_cache = (key, {n: g.exact_values(p) for n, g in self.gains.items()})
         self._rate = self._exact_cache[1]
         self.quality = q
 
