@@ -256,6 +256,10 @@ def to_cpu_f32(t: Tensor) -> Tensor:
     return t.detach().float().cpu().contiguous()
 
 
-def rate_bits(likelihoods: dict[str, Tensor]) -> Tensor:
-    """Total -log2 likelihood over all latents (fp32 scalar)."""
+def rate_bits(likelihoods: dict[str, Tensor], per_example: bool = False) -> Tensor:
+    """-log2 likelihood over all latents: the batch total (fp32 scalar), or with
+    ``per_example`` each example's own total, (B,) fp32 (a variable-rate batch
+    weighs each example's rate against its own lambda)."""
+    if per_example:
+        return sum((-torch.log2(p)).flatten(1).sum(1) for p in likelihoods.values())
     return sum((-torch.log2(p)).sum() for p in likelihoods.values())

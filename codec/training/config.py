@@ -15,7 +15,7 @@ from .. import models
 from ..errors import ConfigError
 from ..fsio import read_toml
 from ..models import ModelConfig
-from ..models.variable_rate import MSE_LAMBDAS as _MSE_LAMBDAS
+from ..models.variable_rate import MSE_LAMBDAS as _MSE_LAMBDAS, VariableRateConfig
 
 #: names of train.lr_schedule (their curves: codec.training.schedule)
 SCHEDULES = ("step", "cosine", "constant")
@@ -47,7 +47,8 @@ class DataConfig:
 
 @dataclass
 class TrainConfig:
-    lmbda: float = 0.0130          # rate-distortion trade-off (MSE on [0,1], x255^2)
+    lmbda: float = 0.0130          # rate-distortion trade-off (MSE on [0,1], x255^2); a variable-rate
+                                   # model ignores it: lambda = lmbda_at(q) per example (training/rates.py)
     distortion: str = "mse"        # "mse" or "ms-ssim"
     batch: int = 8
     steps: int = 100000
@@ -191,6 +192,9 @@ def validate_for_training(cfg: Config) -> None:
                           f"{_relative_rule(cfg.train.init)}")
     if cfg.train.distortion not in ("mse", "ms-ssim"):
         raise ConfigError("config key 'train.distortion' must be 'mse' or 'ms-ssim'")
+    if isinstance(cfg.model, VariableRateConfig) and cfg.train.distortion != "mse":
+        raise ConfigError("config key 'train.distortion': a variable-rate model trains on the MSE "
+                          "lambda table (codec.models.variable_rate.lmbda_at); use 'mse'")
     if cfg.train.precision not in ("auto", "fp32", "bf16", "fp16"):
         raise ConfigError("config key 'train.precision' must be auto, fp32, bf16 or fp16")
     t = cfg.train

@@ -14,13 +14,13 @@ resumed run is the run that was interrupted (tested in fp32 on CPU).
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -31,6 +31,8 @@ from .. import checkpoint as ckpt_io
 from .distributed import average_gradients, barrier, gather_objects, init_from_env, mean_over_ranks
 from .config import Config, validate_for_training
 from .data import ImageBank, centre_crops, list_images, split_holdout
+from .rates import RateSetting, anchors, batch_lambdas
+from .warmstart import warm_start
 from .schedule import learning_rate
 from ..errors import CodecError, OutputExists
 from ..fsio import write_atomic
@@ -57,6 +59,14 @@ class StepMetrics:
         return 10 * math.log10(1.0 / max(self.mse, 1e-12))
 
 
+class Validation(NamedTuple):
+    """Validation figures: per rate setting (one, or each anchor of a
+    variable-rate model) and their mean (which picks best.pt)."""
+
+    mean: StepMetrics
+    points: list[tuple[RateSetting, StepMetrics]]
+
+
 def cpu_supports_bf16() -> bool:
     """True when this CPU has native bf16 matrix units (AMX or AVX512-BF16).
 
@@ -80,23 +90,37 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     return {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
-def rd_loss(net: models.CodecModel, x: Tensor, lmbda: float, distortion: str,
+def rd_loss(net: models.CodecModel, x: Tensor, lmbda: float | Tensor, distortion: str,
             amp: torch.dtype | None,
             quantizer: TrainingQuantizer = TrainingQuantizer.NOISE) -> tuple[Tensor, StepMetrics]:
-    """Forward pass and the rate-distortion loss; likelihood math stays fp32."""
+    """Forward pass and the rate-distortion loss; likelihood math stays fp32.
+
+    lmbda: one float for the batch (a fixed-rate model), or a (B,) tensor, one
+    lambda per example (a variable-rate batch, each example at its own
+    quality). Either way the loss is the batch mean of lambda_b * D_b + bpp_b
+    with bpp_b = bits_b / (H * W); with one float it is computed over the
+    whole batch at once (lambda * mean D + total bits / (B H W)), the same
+    value and, bit for bit, what fixed-rate runs always computed. The metrics
+    are batch means.
+    """
     with torch.autocast(x.device.type, dtype=amp or torch.float32, enabled=amp is not None):
         out = net(x, quantizer)
+    per_example = isinstance(lmbda, Tensor)
     B, _, H, W = x.shape
-    bpp = rate_bits(out.likelihoods) / (B * H * W)
+    bits = rate_bits(out.likelihoods, per_example)                  # (B,) or scalar
+    bpp = bits / (H * W) if per_example else bits / (B * H * W)
     x_hat = out.x_hat.float()
-    mse = torch.mean((x_hat - x) ** 2)
+    err = (x_hat - x) ** 2
+    mse = err.mean(dim=(1, 2, 3)) if per_example else err.mean()    # on [0, 1]
+    if per_example:
+        lmbda = lmbda.to(x.device, torch.float32)
     if distortion == "ms-ssim":
         from pytorch_msssim import ms_ssim
-        dist = lmbda * (1 - ms_ssim(x_hat.clamp(0, 1), x, data_range=1.0))
+        dist = lmbda * (1 - ms_ssim(x_hat.clamp(0, 1), x, data_range=1.0, size_average=not per_example))
     else:
         dist = lmbda * 255 ** 2 * mse
-    loss = dist + bpp
-    return loss, StepMetrics(float(loss.detach()), float(bpp.detach()), float(mse.detach()), 0.0)
+    loss = (dist + bpp).mean()   # the mean of a scalar is that scalar, exactly
+    return loss, StepMetrics(float(loss.detach()), float(bpp.detach().mean()), float(mse.detach().mean()), 0.0)
 
 
 def split_params(net: torch.nn.Module) -> tuple[list[Tensor], list[Tensor]]:
@@ -185,8 +209,12 @@ class Trainer:
                  "scaler": self.scaler.state_dict(),
                  "aux_opt": self.aux_opt.state_dict(), "rng": rng}
         sd = {k: v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}
+        rates = anchors(self.net, self.cfg.train)
+        card = {"lambda": rates[0].lmbda} if rates[0].quality is None else \
+            {"qualities": f"{rates[0].quality:g}..{rates[-1].quality:g}",
+             "lambda": f"{rates[0].lmbda:g}..{rates[-1].lmbda:g} (log-linear in quality)"}
         return ckpt_io.Checkpoint(self.cfg.model.name, self.cfg.to_dict(), sd, {},
-                                  {"lambda": self.cfg.train.lmbda, "steps": self.step},
+                                  {**card, "steps": self.step},
                                   state, ckpt_io.package_meta())
 
     def _restore(self, c: ckpt_io.Checkpoint) -> None:
@@ -217,7 +245,8 @@ class Trainer:
             x = x.contiguous(memory_format=torch.channels_last)
         for g in self.opt.param_groups:
             g["lr"] = learning_rate(t, self.step)
-        loss, m = rd_loss(self.forward_net, x, t.lmbda, t.distortion, self.amp, self.quantizer)
+        lmbda = batch_lambdas(self.net, x.shape[0], t, self.gen)   # sets a variable-rate model's qualities
+        loss, m = rd_loss(self.forward_net, x, lmbda, t.distortion, self.amp, self.quantizer)
         if not torch.isfinite(loss):
             raise TrainingDiverged(f"loss is {float(loss)} at step {self.step}; "
                                    f"last good checkpoint kept at {self.out / 'last.pt'}")
@@ -239,20 +268,32 @@ class Trainer:
         return m
 
     @torch.no_grad()
-    def validate(self) -> StepMetrics | None:
+    def validate(self) -> Validation | None:
+        """Loss, bpp and MSE of the validation crops at every rate setting (one
+        for a fixed-rate model, each anchor of a variable-rate one), and their mean."""
         if self.val_x is None:
             return None
         self.net.eval()
-        tot = StepMetrics(0, 0, 0, 0)
-        for i in range(len(self.val_x)):
-            x = self.val_x[i:i + 1].to(self.device)
-            _, m = rd_loss(self.net, x, self.cfg.train.lmbda, self.cfg.train.distortion, self.amp,
-                           self.quantizer)
-            tot.loss += m.loss / len(self.val_x)
-            tot.bpp += m.bpp / len(self.val_x)
-            tot.mse += m.mse / len(self.val_x)
-        tot.aux = float(self.net.aux_loss())
-        return tot
+        points = []
+        for r in anchors(self.net, self.cfg.train):
+            r.apply(self.net)
+            tot = StepMetrics(0, 0, 0, 0)
+            for i in range(len(self.val_x)):
+                x = self.val_x[i:i + 1].to(self.device)
+                _, m = rd_loss(self.net, x, r.lmbda, self.cfg.train.distortion, self.amp, self.quantizer)
+                tot.loss += m.loss / len(self.val_x)
+                tot.bpp += m.bpp / len(self.val_x)
+                tot.mse += m.mse / len(self.val_x)
+            points.append((r, tot))
+        aux = float(self.net.aux_loss())
+        if len(points) == 1:
+            mean = points[0][1]
+        else:
+            k = len(points)
+            mean = StepMetrics(sum(m.loss for _, m in points) / k, sum(m.bpp for _, m in points) / k,
+                               sum(m.mse for _, m in points) / k, 0.0)
+        mean.aux = aux
+        return Validation(mean, points)
 
     def save(self, name: str = "last.pt") -> Path:
         """Collective (every rank must call it); rank 0 writes."""
@@ -288,9 +329,9 @@ class Trainer:
         with _stop_on_sigterm(self):
             self._loop()
         if self.finished:
-            real = self.validate_bitstream()
-            if real is not None:
-                self.log(f"validation through the codec: {real[0]:.4f} bpp, {real[1]:.2f} dB PSNR")
+            for r, bpp, db in self.validate_bitstream() or []:
+                at = "" if r.quality is None else f" at quality {r.quality:g}"
+                self.log(f"validation through the codec{at}: {bpp:.4f} bpp, {db:.2f} dB PSNR")
         if self.tb is not None:
             self.tb.flush()
         return self.out / "last.pt"
@@ -323,9 +364,12 @@ class Trainer:
             if self.step % t.val_every == 0 or self.step == t.steps:
                 v = self.validate()  # same crops, same weights: identical on every rank
                 if v is not None:
-                    self._log("val", v)
-                    if v.loss < self.best:
-                        self.best = v.loss
+                    self._log("val", v.mean)
+                    for r, m in v.points:
+                        if r.quality is not None:
+                            self._log(f"val/{r.tag[:-1]}", m)
+                    if v.mean.loss < self.best:
+                        self.best = v.mean.loss
                         self.save("best.pt")
             if self.step % t.ckpt_every == 0 or self.step == t.steps:
                 self.save()
@@ -335,57 +379,37 @@ class Trainer:
         bar.close()
 
     @torch.no_grad()
-    def validate_bitstream(self) -> tuple[float, float] | None:
+    def validate_bitstream(self) -> list[tuple[RateSetting, float, float]] | None:
         """Real files, not estimates: mean (bpp, PSNR) of the validation crops
-        coded and decoded through the shipped form of the current weights.
+        coded and decoded through the shipped form of the current weights, at
+        each rate setting (a variable-rate model: every anchor).
         Collective (every rank calls it); rank 0 measures and logs."""
         state = self._state()
         if self.val_x is None or not self.world.main:
             return None
         m = api.model_from_checkpoint(ckpt_io.for_inference(state), str(self.device))
-        bpp, db = [], []
-        for i in range(len(self.val_x)):
-            rgb = to_uint8(self.val_x[i:i + 1])
-            res = api.compress_full(rgb, m)
-            bpp.append(8 * len(res.data) / (rgb.shape[0] * rgb.shape[1]))
-            db.append(psnr(rgb, res.reconstruction))
-        out = (sum(bpp) / len(bpp), sum(db) / len(db))
-        self.tb.add_scalar("val/real_bpp", out[0], self.step)
-        self.tb.add_scalar("val/real_psnr", out[1], self.step)
+        out = []
+        for r in anchors(m.net, self.cfg.train):
+            bpp, db = [], []
+            for i in range(len(self.val_x)):
+                rgb = to_uint8(self.val_x[i:i + 1])
+                res = api.compress_full(rgb, m, quality=r.quality)
+                bpp.append(8 * len(res.data) / (rgb.shape[0] * rgb.shape[1]))
+                db.append(psnr(rgb, res.reconstruction))
+            out.append((r, sum(bpp) / len(bpp), sum(db) / len(db)))
+            self.tb.add_scalar(f"val/{r.tag}real_bpp", out[-1][1], self.step)
+            self.tb.add_scalar(f"val/{r.tag}real_psnr", out[-1][2], self.step)
         return out
 
     @torch.no_grad()
     def _log_images(self) -> None:
         self.net.eval()
+        if is_variable_rate(self.net):
+            self.net.set_quality(float(self.net.config.quality))   # the reference anchor
         x = self.val_x[:1].to(self.device)
         with torch.autocast(x.device.type, dtype=self.amp or torch.float32, enabled=self.amp is not None):
             x_hat = self.net(x).x_hat.float().clamp(0, 1)
         self.tb.add_images("val/original_reconstruction", torch.cat([x, x_hat]), self.step)
-
-
-def warm_start(net: torch.nn.Module, cfg: Config, path: str) -> None:
-    """Load another checkpoint's weights into ``net`` (fp32) before training.
-
-    The usual shortcuts: continue a finished run with a new schedule, or
-    fine-tune a lower-rate model from a higher-rate one. The architecture must
-    match exactly (the family config apart from the informative quality);
-    optimizer state and step are not taken, and frozen coding tables are
-    ignored (they are rebuilt at export).
-    """
-    c = ckpt_io.load(path)
-    mine, theirs = _architecture(cfg.model), _architecture(c.model_config())
-    if mine != theirs:
-        raise CodecError(f"train.init {path} holds {_describe(theirs)}, the config asks for {_describe(mine)}")
-    net.load_state_dict(c.build_model().state_dict(), strict=False)
-
-
-def _architecture(m: models.ModelConfig) -> dict:
-    """What decides the weights' shapes: every model field but the quality."""
-    return {k: v for k, v in dataclasses.asdict(m).items() if k != "quality"}
-
-
-def _describe(arch: dict) -> str:
-    return " ".join([arch["name"]] + [f"{k}={v}" for k, v in arch.items() if k != "name"])
 
 
 class _stop_on_sigterm:
