@@ -5,9 +5,11 @@ transforms (and h_a) run on CUDA when present, while everything that decides
 the entropy-coding parameters -- h_s, the factorized density and its tables --
 runs on the CPU on both sides. For the hyperprior families the entropy
 parameters are computed by default with exact integer arithmetic
-(``codec.models.integer``), so a file decodes on any machine, kernel set or
-device; float32 arithmetic (``arithmetic=Arithmetic.FLOAT``, and every
-format-1 file) decodes only where the float h_s gives the encoder's bits.
+(``codec.models.integer``), and a factorized latent coded with dither reads
+a frozen CDF grid (``codec.entropy``), so a file decodes on any machine,
+kernel set or device; float32 arithmetic (``arithmetic=Arithmetic.FLOAT``,
+every format-1 file, and dithered factorized files before format 4) decodes
+only where the float32 network gives the encoder's bits.
 Shipped checkpoints are found by ``codec.shipped``.
 """
 from __future__ import annotations
@@ -187,8 +189,18 @@ class Compressed:
 
 
 def default_arithmetic(model: LoadedModel) -> Arithmetic:
-    """Integer for models with entropy parameters (hyperprior families), else float (nothing computed)."""
-    return Arithmetic.INTEGER if hasattr(model.net, "exact_parameters") else Arithmetic.FLOAT
+    """The portable rule where the model's frozen state has it (CodecModel.default_arithmetic)."""
+    return model.net.default_arithmetic()
+
+
+def file_arithmetic(header: container.Header, family: type[models.CodecModel] | models.CodecModel) -> Arithmetic:
+    """The rule a file's probabilities follow (``family``: the model or its
+    class). Before format version 4 a factorized latent coded with dither
+    always used the float32 density, whatever the arithmetic byte said (the
+    byte then meant only h_s)."""
+    if header.version < 4 and family.dithered_densities:
+        return Arithmetic.FLOAT
+    return Arithmetic(header.arithmetic)
 
 
 def compress_full(image, model: LoadedModel | None = None,
@@ -392,5 +404,5 @@ def decompress(data: bytes, model: LoadedModel | None = None, device: str | None
     with torch.inference_mode():
         m.set_rate(header.quality)
         x_hat = m.net.decompress(sections, g, _dither_fn(QuantizerKind(header.quantizer), header.seed),
-                                 Arithmetic(header.arithmetic))
+                                 file_arithmetic(header, m.net))
     return to_uint8(crop(x_hat, header.height, header.width))

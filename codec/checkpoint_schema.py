@@ -17,7 +17,9 @@ checks the plain dict ``torch.load`` returned, so every such problem is one
     tables       dict density name -> {"medians": (C,) float, "start": (C,)
                  int, "pmf": (C, L) float}, finite, pmf >= 0 with positive rows,
                  2 <= L <= MAX_TABLE_LENGTH, C matching the density's
-                 ``<name>.quantiles`` (C, 1, 3) in the state dict
+                 ``<name>.quantiles`` (C, 1, 3) in the state dict; optionally
+                 "grid": (C, CDF_GRID * (L + 2)) float, finite, >= 0, rows
+                 with mass (the CDF grid of a dithered latent, codec.entropy)
     card, meta   dict (or absent);  train_state  dict or None
 """
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 import torch
 
 from . import models
+from .entropy import CDF_GRID
 from .errors import BadCheckpoint, CodecError
 from .models.variable_rate import check_anchors
 from .limits import MAX_ALPHABET, MAX_CHANNELS, MAX_STATE_TENSORS, MAX_TABLE_LENGTH, QUALITY_MAX
@@ -117,12 +120,23 @@ def check_tables(tables: Any, sd: dict, where: str) -> None:
             raise _fail(where, f"table {name}: pmf must be ({C}, L) float with 2 <= L <= {MAX_TABLE_LENGTH}")
         if not (_finite(med) and _finite(pmf)) or bool((pmf < 0).any()) or not bool((pmf.sum(1) > 0).all()):
             raise _fail(where, f"table {name}: values must be finite, pmf rows non-negative with mass")
+        _check_grid(t.get("grid"), C, pmf.shape[1], name, where)
         s = start.to(torch.int64)
         if bool((s.abs() > MAX_ALPHABET).any()) or int((s.max() + pmf.shape[1]) - s.min()) > MAX_ALPHABET:
             raise _fail(where, f"table {name}: symbol range exceeds {MAX_ALPHABET}")
         q = sd.get(f"{name}.quantiles")
         if isinstance(q, torch.Tensor) and q.shape[0] != C:
             raise _fail(where, f"table {name}: {C} channels, its density has {q.shape[0]}")
+
+
+def _check_grid(grid: Any, C: int, L: int, name: str, where: str) -> None:
+    if grid is None:
+        return
+    J = CDF_GRID * (L + 2)
+    if not isinstance(grid, torch.Tensor) or tuple(grid.shape) != (C, J) or not grid.is_floating_point():
+        raise _fail(where, f"table {name}: grid must be ({C}, {J}) float")
+    if not _finite(grid) or bool((grid < 0).any()) or not bool((grid.double().sum(1) > 0).all()):
+        raise _fail(where, f"table {name}: grid values must be finite, non-negative, rows with mass")
 
 
 def validate(d: dict, where: str) -> None:

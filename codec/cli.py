@@ -100,7 +100,8 @@ def cmd_info(a) -> None:
     print(f"image:       {h.width}x{h.height} pixels, {bits / (h.width * h.height):.4f} bpp")
     q = {0: "rounding", 1: f"universal quantization (seed {h.seed})"}[h.quantizer]
     print(f"quantizer:   {q}")
-    print(f"entropy parameters: {('float32', 'integer')[h.arithmetic]} arithmetic")
+    arith = api.file_arithmetic(h, e.cls)
+    print(f"probabilities: {('float32 (decodes where float kernels agree)', 'portable (integer, frozen tables)')[arith]}")
     for i, s in enumerate(sections):
         print(f"section {i}:   latent {s.shape[0]}x{s.shape[1]}x{s.shape[2]}, symbols [{s.lo}, {s.hi}], "
               f"{len(s.payload)} bytes")
@@ -139,8 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=bounded_int("seed", 0, SEED_MAX),
                    help="dither seed for --quantizer uq, 0..2**64-1 (default: random)")
     c.add_argument("--arithmetic", choices=("integer", "float"),
-                   help="entropy-parameter arithmetic: integer (default for hyperprior models; decodes on any "
-                        "machine) or float32 (decodes only where float kernels agree)")
+                   help="probability arithmetic: integer (default: exact entropy parameters and frozen tables; "
+                        "decodes on any machine) or float32 (decodes only where float kernels agree)")
     c.add_argument("--refine", type=bounded_int("refine", 0, REFINE_MAX), default=0, metavar="N",
                    help="spend N optimization steps on this image's latents before coding (slower encode, "
                         "smaller/better file; the decoder needs nothing). Default 0")

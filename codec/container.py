@@ -1,10 +1,10 @@
 """The compressed file format, and only it (no torch, no model code).
 
-Format version 3. All integers little-endian.
+Format version 4. All integers little-endian.
 
     offset  size  field
     0       4     magic b"\\x89LIC"
-    4       1     format version (3; 1 and 2 are still read)
+    4       1     format version (4; 1, 2 and 3 are still read)
     5       2     model id (u16, stable, from the model registry)
     7       2     quality (u16, fixed point x256: the rate setting, a real
                   number on a 1/256 grid; a variable-rate model decodes at it,
@@ -16,8 +16,10 @@ Format version 3. All integers little-endian.
     17      4     image height in pixels (u32, 1..MAX_SIDE)
     21      4     image width in pixels (u32, 1..MAX_SIDE)
     25      1     quantizer id (0 rounding, 1 universal quantization)
-    26      1     entropy-parameter arithmetic (0 float32, 1 integer; see
-                  codec.models.integer) -- absent in version 1 (read as 0)
+    26      1     probability arithmetic (0 float32, 1 portable: integer
+                  entropy parameters, and from version 4 the frozen CDF grid
+                  for a dithered factorized latent; see codec.models.integer
+                  and codec.entropy) -- absent in version 1 (read as 0)
     ..      8     dither seed (u64) -- present only when quantizer id is 1
     ..      1     number of sections S (1..MAX_SECTIONS)
     ..      18*S  section table, per section: channels, height, width (u16 x3),
@@ -25,6 +27,11 @@ Format version 3. All integers little-endian.
                   payload length in bytes (u32)
     ..      sum   payloads, in table order (range-coder words)
     end-4   4     CRC32 of every byte before it
+
+Version 4 has the layout of version 3; it is new in meaning: a factorized
+model's file with arithmetic byte 1 and universal quantization takes its
+probabilities from the frozen CDF grid (in versions 1-3 such a file used the
+float32 density whatever the byte said), so a version-3 decoder must refuse it.
 
 Sections are ordered hyper-latent first (z, then y) so a decoder can stream.
 `unpack` checks, before anything large is allocated, that the magic, version,
@@ -42,11 +49,11 @@ from .errors import CorruptFile
 from .limits import MAX_SECTIONS, MAX_SIDE
 
 MAGIC = b"\x89LIC"
-FORMAT_VERSION = 3
-READABLE_VERSIONS = (1, 2, 3)
+FORMAT_VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, 4)
 _START = struct.Struct("<4sBH")           # magic, version, model id
 _REST = {2: struct.Struct("<B8sIIB"),     # versions 1, 2: u8 quality index .. quantizer id
-         3: struct.Struct("<H8sIIB")}     # version 3: u16 quality x QUALITY_SCALE .. quantizer id
+         3: struct.Struct("<H8sIIB")}     # versions 3, 4: u16 quality x QUALITY_SCALE .. quantizer id
 QUALITY_SCALE = 256                       # quality fixed point: 1/256 steps
 QUALITY_LIMIT = ((1 << 16) - 1) / QUALITY_SCALE
 _ARITHMETIC = struct.Struct("<B")
@@ -80,7 +87,8 @@ class Header:
     width: int
     quantizer: int
     seed: int = 0
-    arithmetic: int = 0    # 0 float32 entropy parameters, 1 integer
+    arithmetic: int = 0    # 0 float32 probabilities, 1 portable (integer / frozen grid)
+    version: int = field(default=FORMAT_VERSION, compare=False)  # read from the file; pack writes FORMAT_VERSION
 
 
 def pack(header: Header, sections: list[Section]) -> bytes:
@@ -161,5 +169,5 @@ def unpack(data: bytes) -> tuple[Header, list[Section]]:
             raise CorruptFile("section alphabet is empty (lo > hi)")
         sections.append(Section((c, sh, sw), lo, hi, data[r.pos:r.pos + n]))
         r.pos += n
-    header = Header(model_id, quality, digest, h, w, quantizer, seed, arithmetic)
+    header = Header(model_id, quality, digest, h, w, quantizer, seed, arithmetic, version)
     return header, sections

@@ -19,8 +19,18 @@ Coding rules (both sides, documented here once):
   its smallest nonzero probability (2**-24). So a value outside the table costs
   about 24 bits but is coded exactly: nothing is ever clipped.
 * Factorized latent, universal quantization: per element, the learned CDF at
-  the shifted bin edges, P(k | u) = F(m + k + u + 1/2) - F(m + k + u - 1/2),
-  evaluated in float32 on the CPU for k in [lo, hi].
+  the shifted bin edges, P(k | u) = F(m + k + u + 1/2) - F(m + k + u - 1/2)
+  for k in [lo, hi], normalized over the alphabet. Two rules, named by the
+  file header's arithmetic byte:
+  - portable (arithmetic 1, format version >= 4): F is the frozen CDF grid of
+    the tables (``FactorizedTables.grid``: CDF_GRID cells per unit), read by
+    float64 linear interpolation; every operation is an elementwise IEEE
+    operation or a sequential sum in numpy, so every machine computes the
+    same rows and a file decodes bit-exactly anywhere;
+  - float (arithmetic 0, and every factorized file before version 4): the
+    density network evaluated in float32 on the CPU, which gives other bits
+    on other CPU kernels (measured: an Intel AVX-512 encode failed to decode
+    on an AMD AVX2 machine).
 * Conditional latent: k = round(y - mu [- u]) over [lo, hi] = [min k, max k]
   of the section, coded with a quantized Gaussian of standard deviation
   max(sigma, 0.11) and mean 0 (rounding) or -u (universal quantization).
@@ -45,6 +55,10 @@ from .quantize import dequantize, quantize
 
 SCALE_BOUND = 0.11      # lower bound on Gaussian scales, as in training
 LIKELIHOOD_BOUND = 1e-9  # lower bound on training likelihoods
+#: cells per unit of the frozen CDF grid of a dithered factorized latent: linear
+#: interpolation over 1/16 is far below the coder's precision for these smooth
+#: densities (its rate cost: tests/test_portable_uq.py)
+CDF_GRID = 16
 
 
 class FactorizedDensity(EntropyBottleneck):
@@ -61,8 +75,12 @@ class FactorizedDensity(EntropyBottleneck):
 
     def bin_probability(self, v: Tensor) -> Tensor:
         """P(bin [v - 1/2, v + 1/2]) per channel; v is (C, 1, n), fp32."""
-        lower = self._logits_cumulative(v - 0.5, stop_gradient=False)
-        upper = self._logits_cumulative(v + 0.5, stop_gradient=False)
+        return self.interval_probability(v - 0.5, v + 0.5)
+
+    def interval_probability(self, a: Tensor, b: Tensor) -> Tensor:
+        """P([a, b]) per channel; a, b are (C, 1, n), fp32."""
+        lower = self._logits_cumulative(a, stop_gradient=False)
+        upper = self._logits_cumulative(b, stop_gradient=False)
         # Evaluate on the side of the median where the sigmoid is not
         # saturated, as tensorflow-compression does, for accuracy in the tails.
         sign = -torch.sign(lower + upper).detach()
@@ -77,8 +95,10 @@ class FactorizedDensity(EntropyBottleneck):
         return self.loss()
 
     @torch.no_grad()
-    def tables(self) -> "FactorizedTables":
-        """Freeze: pmf of k = round(y - m_c) over the quantile range, per channel."""
+    def tables(self, grid: bool = False) -> "FactorizedTables":
+        """Freeze: pmf of k = round(y - m_c) over the quantile range, per channel;
+        with ``grid`` also the CDF grid that dithered coding reads (see
+        ``FactorizedTables``)."""
         q = self.quantiles[:, 0, :].detach().float().cpu()
         m = q[:, 1]
         start = -torch.ceil(m - q[:, 0]).clamp_min(0).to(torch.int64)
@@ -89,9 +109,17 @@ class FactorizedDensity(EntropyBottleneck):
         p = self.bin_probability((k + m[:, None]).unsqueeze(1).to(self.quantiles.device))
         p = p[:, 0, :].cpu().double()
         p = torch.where(torch.arange(L)[None, :] < length[:, None], p, torch.zeros_like(p))
+        cells = None
+        if grid:
+            # cell j of channel c spans m_c + start_c - 1 + [j, j + 1] / CDF_GRID
+            J = CDF_GRID * (L + 2)
+            a = (start[:, None] - 1).double() + torch.arange(J, dtype=torch.float64)[None, :] / CDF_GRID
+            a = (a + m[:, None].double()).float().unsqueeze(1).to(self.quantiles.device)
+            cells = self.interval_probability(a, a + 1.0 / CDF_GRID)[:, 0, :].cpu().numpy()
         return FactorizedTables(medians=m.numpy().astype(np.float32),
                                 start=start.numpy().astype(np.int32),
-                                pmf=(p / p.sum(1, keepdim=True)).numpy().astype(np.float32))
+                                pmf=(p / p.sum(1, keepdim=True)).numpy().astype(np.float32),
+                                grid=None if cells is None else np.maximum(cells, 0).astype(np.float32))
 
 
 class GaussianDensity(GaussianConditional):
@@ -114,19 +142,34 @@ class FactorizedTables:
     medians: (C,) float32, the centres m_c.
     start:   (C,) int32, first symbol of each row (k relative to m_c).
     pmf:     (C, L) float32, rows sum to 1, zero-padded past each channel's end.
+    grid:    (C, CDF_GRID * (L + 2)) float32 or None: the probability of each
+             1/CDF_GRID cell of y - m_c from start_c - 1 upwards (the learned
+             density, frozen), for latents coded with dither; present only
+             for the densities a model dithers (``CodecModel.dithered_densities``).
+             The CDF at the cell edges is its sequential float64 cumulative sum.
     """
 
     medians: np.ndarray
     start: np.ndarray
     pmf: np.ndarray
+    grid: np.ndarray | None = None
 
     def to_dict(self) -> dict[str, Tensor]:
-        return {k: torch.from_numpy(np.ascontiguousarray(getattr(self, k)))
-                for k in ("medians", "start", "pmf")}
+        keys = ("medians", "start", "pmf") + (("grid",) if self.grid is not None else ())
+        return {k: torch.from_numpy(np.ascontiguousarray(getattr(self, k))) for k in keys}
 
     @classmethod
     def from_dict(cls, d: dict[str, Tensor]) -> "FactorizedTables":
-        return cls(**{k: d[k].numpy() for k in ("medians", "start", "pmf")})
+        return cls(**{k: d[k].numpy() for k in ("medians", "start", "pmf")},
+                   grid=d["grid"].numpy() if "grid" in d else None)
+
+    def cdf_grid(self) -> np.ndarray | None:
+        """(C, J + 1) float64: the CDF at every cell edge, 0 at the first (a
+        sequential sum, the same on every machine); None without a grid."""
+        if self.grid is None:
+            return None
+        g = self.grid.astype(np.float64)
+        return np.concatenate([np.zeros((g.shape[0], 1)), np.cumsum(g, axis=1)], axis=1)
 
 
 @dataclass(frozen=True)
@@ -198,6 +241,12 @@ class FrozenFactorized:
         self.t = tables
         self.density = density
         self.end = tables.start + (tables.pmf > 0).sum(1).astype(np.int32) - 1
+        self.cdf = tables.cdf_grid()
+
+    @property
+    def has_grid(self) -> bool:
+        """True when dithered coding can use the frozen CDF grid (every machine alike)."""
+        return self.cdf is not None
 
     def _centre(self) -> Tensor:
         return torch.from_numpy(self.t.medians).view(1, -1, 1, 1)
@@ -206,13 +255,14 @@ class FrozenFactorized:
         """The frozen medians m_c the coder rounds around, (1, C, 1, 1) float32 (a copy)."""
         return self._centre().clone()
 
-    def _rows(self, lo: int, hi: int, offset: Tensor | None):
+    def _rows(self, lo: int, hi: int, offset: Tensor | None, portable: bool = False):
         """Normalized float64 probability rows over [lo, hi], one per channel
         (a generator: only one channel's rows exist in float64 at a time).
 
         Rounding: the frozen pmf row (L,) placed in the widened alphabet.
         Universal quantization: per element, (n, L) with the dither shifting
-        the bin edges of the learned CDF.
+        the bin edges of the learned CDF: read from the frozen grid when
+        ``portable``, else evaluated by the density network in float32.
         """
         C, L = self.t.pmf.shape
         width = hi - lo + 1
@@ -226,6 +276,9 @@ class FrozenFactorized:
         if width > uq_alphabet_limit(self.t.start, self.end):
             raise CorruptFile(f"symbol range of {width} is too wide for universal quantization "
                               f"(limit {uq_alphabet_limit(self.t.start, self.end)})")
+        if portable:
+            yield from self._grid_rows(lo, hi, offset)
+            return
         alphabet = torch.arange(lo, hi + 1, dtype=torch.float32)
         u = offset.reshape(C, -1, 1).float()
         m = torch.from_numpy(self.t.medians).view(C, 1, 1)
@@ -242,7 +295,29 @@ class FrozenFactorized:
             row = p[c].astype(np.float64)
             yield row / row.sum(-1, keepdims=True)
 
-    def encode(self, y: Tensor, offset: Tensor | None) -> CodedLatent:
+    def _grid_rows(self, lo: int, hi: int, offset: Tensor):
+        """Portable rows: P(k | u) = (F(e_k+1) - F(e_k)) / (F(e_last) - F(e_0))
+        with e_j = lo - 1/2 + j + u the shifted bin edges relative to m_c and
+        F the frozen CDF grid, linearly interpolated (clamped at its ends:
+        symbols outside it get probability 0, raised by the coder to its
+        smallest). Only float64 elementwise operations: identical everywhere."""
+        if self.cdf is None:
+            raise CodecError("this checkpoint has no frozen CDF grid for dithered coding "
+                             "(re-export it with this version, or code with float arithmetic)")
+        C = self.cdf.shape[0]
+        J = self.cdf.shape[1] - 1                                        # cells per channel
+        u = offset.reshape(C, -1).double().numpy()                       # (C, n), exact float32 values
+        edges = np.arange(lo, hi + 2, dtype=np.float64) - 0.5            # (W + 1,)
+        for c in range(C):
+            s = ((edges[None, :] + u[c][:, None]) - float(self.t.start[c] - 1)) * CDF_GRID
+            s = np.clip(s, 0.0, float(J))
+            i = np.minimum(np.floor(s), J - 1).astype(np.int64)
+            F = self.cdf[c]
+            f = F[i] + (s - i) * (F[i + 1] - F[i])                       # (n, W + 1)
+            total = f[:, -1:] - f[:, :1]
+            yield np.diff(f, axis=1) / total
+
+    def encode(self, y: Tensor, offset: Tensor | None, portable: bool = False) -> CodedLatent:
         k = quantize(y.float().cpu(), self._centre(), offset)
         ki = k.to(torch.int64)
         lo, hi = _alphabet(int(min(ki.min(), self.t.start.min())), int(max(ki.max(), self.end.max())))
@@ -250,7 +325,7 @@ class FrozenFactorized:
             raise CodecError(f"latent values span {hi - lo + 1} symbols, more than universal "
                              f"quantization allows for this model; use rounding")
         enc, bits = rangecoder.Encoder(), 0.0
-        for c, row in enumerate(self._rows(lo, hi, offset)):
+        for c, row in enumerate(self._rows(lo, hi, offset, portable)):
             s = (ki[0, c].reshape(-1) - lo).numpy().astype(np.int32)
             enc.categorical(s, row)
             p = row[s] if row.ndim == 1 else row[np.arange(len(s)), s]
@@ -258,13 +333,14 @@ class FrozenFactorized:
         section = Section(tuple(y.shape[1:]), lo, hi, enc.finish())
         return CodedLatent(dequantize(k, self._centre(), offset), section, bits)
 
-    def decode(self, section: Section, shape: tuple[int, ...], offset: Tensor | None) -> Tensor:
+    def decode(self, section: Section, shape: tuple[int, ...], offset: Tensor | None,
+               portable: bool = False) -> Tensor:
         _check_section(section, shape)
         if section.lo > self.t.start.min() or section.hi < self.end.max():
             raise CorruptFile("section alphabet does not cover the model's tables")
         dec = rangecoder.Decoder(section.payload)
         n = shape[2] * shape[3]
-        rows = self._rows(section.lo, section.hi, offset)
+        rows = self._rows(section.lo, section.hi, offset, portable)
         k = np.stack([dec.categorical(n, row) for row in rows]).astype(np.int64) + section.lo
         dec.check_exhausted()
         k = torch.from_numpy(k.astype(np.float32)).reshape(shape)

@@ -9,7 +9,15 @@ from codec.errors import CorruptFile
 HDR = Header(model_id=3, quality=3, digest=bytes(range(8)), height=17, width=31, quantizer=0, arithmetic=1)
 SECTIONS = [Section((4, 1, 1), -2, 3, b"\x01\x02\x03\x04"), Section((8, 2, 2), -1, 1, b"\xaa\xbb\xcc\xdd")]
 
-# Pinned bytes of format version 3 (u16 quality x256). Changing them requires bumping FORMAT_VERSION.
+# Pinned bytes of format version 4 (the layout of 3; new meaning of the arithmetic byte for
+# dithered factorized latents). Changing them requires bumping FORMAT_VERSION.
+GOLDEN_V4 = (
+    "894c494304030000030001020304050607110000" "001f000000" "00" "01" "02"
+    "040001000100" "feffffff" "03000000" "04000000"
+    "080002000200" "ffffffff" "01000000" "04000000"
+    "01020304" "aabbccdd"
+)
+# Format version 3 (u16 quality x256): still read.
 GOLDEN_V3 = (
     "894c494303030000030001020304050607110000" "001f000000" "00" "01" "02"
     "040001000100" "feffffff" "03000000" "04000000"
@@ -38,10 +46,17 @@ def _with_crc(hex_body: str) -> bytes:
     return body + zlib.crc32(body).to_bytes(4, "little")
 
 
-def test_golden_bytes_pin_format_version_3():
+def test_golden_bytes_pin_format_version_4():
     data = container.pack(HDR, SECTIONS)
-    assert container.FORMAT_VERSION == 3
-    assert data == _with_crc(GOLDEN_V3)
+    assert container.FORMAT_VERSION == 4
+    assert data == _with_crc(GOLDEN_V4)
+    assert container.unpack(data)[0].version == 4
+
+
+@pytest.mark.parametrize("version, golden", [(3, GOLDEN_V3), (2, GOLDEN_V2)])
+def test_older_versions_still_unpack_and_say_which(version, golden):
+    h, s = container.unpack(_with_crc(golden))
+    assert h == HDR and s == SECTIONS and h.version == version
 
 
 def test_format_version_2_bytes_still_unpack():

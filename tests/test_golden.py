@@ -65,14 +65,9 @@ def test_test_checkpoint_weights_digest_is_pinned(test_models, name):
     assert test_models[name].digest.hex() == PINS["digests"][name]
 
 
-# A factorized latent under universal quantization is coded with pmfs the
-# float32 density computes per element: their last bits follow the CPU's
-# kernels (these pins, made on an AMD AVX2 machine, did not hold on an Intel
-# AVX-512 one, and vice versa), so those files are pinned by length and round
-# trip only until the frozen-CDF-grid rule makes them portable (open work).
-MACHINE_DEPENDENT = {"factorized/universal", "factorized-vr/universal"}
-
-
+# Every file is pinned byte for byte, dithered factorized ones included: since
+# format 4 they read the frozen CDF grid (pins made with the float32 density
+# held on an AMD AVX2 machine but not on an Intel AVX-512 one).
 @pytest.mark.parametrize("key", sorted(PINS["files"]))
 def test_complete_file_bytes_are_pinned(image, test_models, key):
     name, quantizer = key.split("/")
@@ -81,8 +76,7 @@ def test_complete_file_bytes_are_pinned(image, test_models, key):
                             seed=PINS["uq_seed"] if q == QuantizerKind.UNIVERSAL else None,
                             quality=PINS["files"][key].get("quality"))   # variable-rate: fractional
     assert len(res.data) == PINS["files"][key]["bytes"]
-    if key not in MACHINE_DEPENDENT:
-        assert hashlib.sha256(res.data).hexdigest() == PINS["files"][key]["sha256"]
+    assert hashlib.sha256(res.data).hexdigest() == PINS["files"][key]["sha256"]
     np.testing.assert_array_equal(api.decompress(res.data, test_models[name]), res.reconstruction)
 
 

@@ -125,9 +125,9 @@ def test_scale_index_picks_the_nearest_scale_in_log():
     assert (got == want).all()
 
 
-def test_hyperprior_families_write_integer_files_and_factorized_float(ckpt_dir):
+def test_every_family_writes_portable_files_by_default(ckpt_dir):
     img = natural_like(20, 30)
-    for name, want in (("mean-scale", 1), ("hyperprior", 1), ("factorized", 0)):
+    for name, want in (("mean-scale", 1), ("hyperprior", 1), ("factorized", 1)):
         m = api.load_model(ckpt_dir / f"{name}-q3.pt", device="cpu")
         h, _ = container.unpack(api.compress(img, m))
         assert h.arithmetic == want, name

@@ -92,7 +92,7 @@ def test_cli_quality_info_and_round_trip(tmp_path, png, vr_ckpt, capsys):
     assert main(["compress", str(png), "-o", str(lic), "--checkpoint", str(vr_ckpt), "--quality", "3.5"]) == 0
     assert main(["info", str(lic), "--checkpoint", str(vr_ckpt)]) == 0
     printed = capsys.readouterr().out
-    assert "mean-scale-vr" in printed and "variable rate, quality 3.5," in printed and "version 3" in printed
+    assert "mean-scale-vr" in printed and "variable rate, quality 3.5," in printed and "version 4" in printed
     assert main(["decompress", str(lic), "-o", str(out), "--checkpoint", str(vr_ckpt)]) == 0
     assert np.asarray(Image.open(out)).shape == IMAGE.shape
 

@@ -23,8 +23,9 @@ from torch import Tensor, nn
 
 from ..container import Section
 from ..entropy import FactorizedDensity, FrozenFactorized, FrozenTables
-from ..errors import CorruptFile, NotFrozen
+from ..errors import CorruptFile, NotFrozen, ParameterMismatch
 from ..quantize import dequantize, quantize
+from .integer import Arithmetic
 
 # dither(stream, shape) -> Tensor for universal quantization, or None (rounding)
 DitherFn = Callable[[int, tuple[int, ...]], "Tensor | None"]
@@ -148,6 +149,9 @@ class CodecModel(nn.Module):
 
     latent_paths: ClassVar[dict[str, tuple[str, ...]]] = {"y": ("g_a",)}
     cpu_parts: ClassVar[tuple[str, ...]] = ("entropy_bottleneck",)
+    #: factorized densities whose latent is coded with dither under universal
+    #: quantization: their frozen tables carry the CDF grid (codec.entropy)
+    dithered_densities: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: TransformConfig):
         super().__init__()
@@ -195,8 +199,8 @@ class CodecModel(nn.Module):
     # --- frozen coding state -------------------------------------------------
     def freeze(self) -> FrozenTables:
         """Build the coding tables of every factorized density (once, after training)."""
-        tables = FrozenTables({name: m.tables() for name, m in self.named_children()
-                               if isinstance(m, FactorizedDensity)})
+        tables = FrozenTables({name: m.tables(grid=name in self.dithered_densities)
+                               for name, m in self.named_children() if isinstance(m, FactorizedDensity)})
         self.load_tables(tables)
         return tables
 
@@ -206,6 +210,17 @@ class CodecModel(nn.Module):
     @property
     def frozen(self) -> bool:
         return bool(self._coders)
+
+    def default_arithmetic(self) -> Arithmetic:
+        """The rule a new file's probabilities follow by default: INTEGER (the
+        portable one: exact integer entropy parameters, frozen tables and CDF
+        grids; decodes bit-exactly on every machine) when this model's frozen
+        state supports it, else FLOAT (a checkpoint exported before the CDF
+        grid existed: its dithered files decode only where the float32
+        density gives the encoder's bits)."""
+        if all(self.coder(n).has_grid for n in self.dithered_densities):
+            return Arithmetic.INTEGER
+        return Arithmetic.FLOAT
 
     def coder(self, name: str) -> FrozenFactorized:
         """The frozen coder of density ``name``; NotFrozen before ``freeze``/``load_tables``."""
@@ -244,6 +259,19 @@ class CodecModel(nn.Module):
         clipping; ``codec.refine`` passes a relaxed quantizer instead.
         """
         raise NotImplementedError
+
+
+def decode_float_file(decode: Callable[[], Tensor]) -> Tensor:
+    """Run ``decode`` of a float-arithmetic latent: a CRC-valid section that
+    will not decode means this machine's float32 kernels give other
+    probabilities than the encoder's; say so in one line."""
+    try:
+        return decode()
+    except (AssertionError, ValueError, RuntimeError, CorruptFile) as e:
+        raise ParameterMismatch(
+            "this file's probabilities were computed in float arithmetic and this machine's "
+            "float kernels give different values, so it cannot be decoded here (re-encode it with "
+            f"integer arithmetic, the default) [{type(e).__name__}]") from None
 
 
 def to_cpu_f32(t: Tensor) -> Tensor:

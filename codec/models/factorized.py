@@ -12,13 +12,15 @@ from torch import Tensor
 from ..entropy import FactorizedDensity
 from ..quantize import TrainingQuantizer
 from .base import (CodecModel, Coded, DitherFn, Geometry, LatentQuantizer, Latents, RateDistortionOutput,
-                   TransformConfig, no_dither, to_cpu_f32)
+                   TransformConfig, decode_float_file, no_dither, to_cpu_f32)
+from .integer import Arithmetic
 from .transforms import AnalysisTransform, SynthesisTransform
 
 
 class FactorizedPrior(CodecModel):
     latent_paths = {"y": ("g_a",)}
     cpu_parts = ("entropy_bottleneck",)
+    dithered_densities = ("entropy_bottleneck",)
 
     def __init__(self, config: TransformConfig):
         super().__init__(config)
@@ -35,7 +37,8 @@ class FactorizedPrior(CodecModel):
                                     {"y": self.entropy_bottleneck.likelihood(yq.rate)})
 
     def compress(self, x: Tensor, dither: DitherFn = no_dither, arithmetic=None) -> Coded:
-        """``arithmetic`` is accepted for a uniform interface: no entropy parameters here."""
+        """``arithmetic``: INTEGER codes a dithered y with the frozen CDF grid
+        (portable), FLOAT or None with the float32 density (codec.entropy)."""
         return self.compress_latents(self.encode_latents(x), dither, arithmetic)
 
     def encode_latents(self, x: Tensor) -> Latents:
@@ -43,7 +46,8 @@ class FactorizedPrior(CodecModel):
 
     def compress_latents(self, latents: Latents, dither: DitherFn = no_dither, arithmetic=None) -> Coded:
         y = latents.y
-        cy = self.coder("entropy_bottleneck").encode(y, dither(0, tuple(y.shape)))
+        cy = self.coder("entropy_bottleneck").encode(y, dither(0, tuple(y.shape)),
+                                                     portable=arithmetic == Arithmetic.INTEGER)
         return Coded([cy.section], cy.y_hat, cy.bits)
 
     def latent_rd(self, latents: Latents, quantizer: LatentQuantizer,
@@ -56,5 +60,9 @@ class FactorizedPrior(CodecModel):
     def decompress(self, sections, g: Geometry, dither: DitherFn = no_dither, arithmetic=None) -> Tensor:
         self.check_sections(sections, g)
         y_shape = g.shape("y")
-        y_hat = self.coder("entropy_bottleneck").decode(sections[0], y_shape, dither(0, y_shape))
+        coder, u = self.coder("entropy_bottleneck"), dither(0, y_shape)
+        if u is None or arithmetic == Arithmetic.INTEGER:   # the frozen pmf or the frozen CDF grid
+            y_hat = coder.decode(sections[0], y_shape, u, portable=u is not None)
+        else:                                               # the float32 density network
+            y_hat = decode_float_file(lambda: coder.decode(sections[0], y_shape, u))
         return self.synthesis(y_hat)

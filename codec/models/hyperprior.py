@@ -23,12 +23,12 @@ import torch
 from torch import Tensor
 
 from ..entropy import FactorizedDensity, FrozenGaussian, GaussianDensity, _check_section
-from ..errors import CorruptFile, ParameterMismatch
+from ..errors import CorruptFile
 from ..quantize import TrainingQuantizer, add_noise
 from ..scaletable import IndexedGaussian, ScaleTable
 from ..scaletable import load as load_scale_table
 from .base import (CodecModel, Coded, DitherFn, Geometry, LatentQuantizer, Latents, RateDistortionOutput,
-                   TransformConfig, no_dither, to_cpu_f32)
+                   TransformConfig, decode_float_file, no_dither, to_cpu_f32)
 from .integer import Arithmetic, IntegerHyperSynthesis, to_real
 from .transforms import AnalysisTransform, HyperAnalysis, HyperSynthesis, SynthesisTransform
 
@@ -168,13 +168,7 @@ class ScaleHyperprior(CodecModel):
         """Float-arithmetic y: a CRC-valid section that will not decode means this
         machine's float h_s differs from the encoder's; say so in one line."""
         _check_section(section, tuple(p.means.shape))
-        try:
-            return FrozenGaussian().decode(section, p.scales, p.means, u)
-        except (AssertionError, ValueError, RuntimeError, CorruptFile) as e:
-            raise ParameterMismatch(
-                "this file's entropy parameters were computed in float arithmetic and this machine's "
-                "float kernels give different values, so it cannot be decoded here (re-encode it with "
-                f"integer arithmetic, the default) [{type(e).__name__}]") from None
+        return decode_float_file(lambda: FrozenGaussian().decode(section, p.scales, p.means, u))
 
     @staticmethod
     def _cpu(p: GaussianParams) -> GaussianParams:

@@ -61,10 +61,17 @@ _BAND_ELEMENTS = 1 << 24          # im2col elements per band (128 MiB in float64
 
 
 class Arithmetic(enum.IntEnum):
-    """How a file's entropy parameters were computed; the byte stored in its header."""
+    """How a file's probabilities were computed; the byte stored in its header.
 
-    FLOAT = 0      # float32 h_s: portable only between machines with the same kernels
-    INTEGER = 1    # this module: identical on every machine
+    INTEGER is the portable rule: hyperprior families compute their entropy
+    parameters with this module; a factorized latent coded with dither reads
+    the frozen CDF grid (codec.entropy; format version 4 on, before it such
+    files always used the float rule). FLOAT: float32 h_s, or the float32
+    density network for dithered factorized latents, portable only between
+    machines with the same kernels."""
+
+    FLOAT = 0      # float32: portable only between machines with the same kernels
+    INTEGER = 1    # exact / frozen: identical on every machine
 
 
 @dataclass(frozen=True)
