@@ -315,15 +315,19 @@ def evaluate_child(plan: Plan, job: Job, a) -> None:
     warnings.filterwarnings("ignore")
     from codec import checkpoint as ckpt_io
     from codec.training import config as config_io, heldout
+    from codec.models.variable_rate import VariableRateConfig
     cfg = config_io.load(job.config)
     out = Path(cfg.train.out)
     paths = heldout.heldout_paths(cfg.data.train, plan.holdout)
+    # a variable-rate job is scored at every anchor with the lambda table's own
+    # lambdas (mean over anchors); a fixed-rate job at its config's lambda
+    lmbda = None if isinstance(cfg.model, VariableRateConfig) else cfg.train.lmbda
     current = a.current_loss
     if current is None and Path(job.checkpoint).is_file():
-        current = heldout.score_file(job.checkpoint, paths, cfg.train.lmbda).loss
+        current = heldout.score_file(job.checkpoint, paths, lmbda).loss
     run = ckpt_io.load(out / "last.pt")
     shipped = ckpt_io.for_inference(run)
-    cand = heldout.score(shipped, paths, cfg.train.lmbda)
+    cand = heldout.score(shipped, paths, lmbda)
     better = current is None or improved(cand.loss, current)
     old = read_restart(job.restart_file)
     old_card = ckpt_io.load(job.checkpoint).card if Path(job.checkpoint).is_file() else {}

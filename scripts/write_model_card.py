@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import warnings
 from pathlib import Path
 
@@ -26,19 +27,37 @@ from codec import api, checkpoint as ckpt_io
 from codec.training import config
 from codec.training.data import list_images
 from codec.evaluation.evaluate import code_learned
+from codec.models.variable_rate import VariableRateConfig, lmbda_at
 
 
 def measure(path: Path, folder: str) -> dict:
+    """Kodak figures of a checkpoint: at its quality (a fixed-rate model), or
+    at every anchor of a variable-rate model (``kodak_q<k>_*``), with the
+    reference anchor's figures (its default quality) also as ``kodak_*``."""
     m = api.load_model(path, device="cpu")
-    rows = [code_learned(m, p, m.name, str(m.quality)) for p in list_images(folder)]
+    r = m.quality_range
+    if r is None:
+        return _figures(m, folder, None, "kodak_")
+    out = {}
+    for q in range(r[0], r[1] + 1):
+        out.update(_figures(m, folder, float(q), f"kodak_q{q}_"))
+    ref = {k.replace(f"kodak_q{m.quality}_", "kodak_"): v for k, v in out.items()
+           if k.startswith(f"kodak_q{m.quality}_")}
+    return {**ref, "kodak_reference_quality": m.quality, **out}
+
+
+def _figures(m, folder: str, quality: float | None, prefix: str) -> dict:
+    setting = str(m.quality if quality is None else quality)
+    rows = [code_learned(m, p, m.name, setting, quality=quality) for p in list_images(folder)]
     bad = [r.image for r in rows if not r.decode_ok]
     if bad:
         raise SystemExit(f"{bad[0]}: decode differs from the encoder's reconstruction")
     v = {k: float(np.mean([getattr(r, k) for r in rows]))
          for k in ("bpp", "est_bpp", "psnr", "ms_ssim", "enc_s", "dec_s")}
-    return {"kodak_images": len(rows), "kodak_bpp": round(v["bpp"], 4), "kodak_bpp_model": round(v["est_bpp"], 4),
-            "kodak_psnr": round(v["psnr"], 3), "kodak_ms_ssim": round(v["ms_ssim"], 5),
-            "kodak_encode_s": round(v["enc_s"], 3), "kodak_decode_s": round(v["dec_s"], 3)}
+    figures = {"images": len(rows), "bpp": round(v["bpp"], 4), "bpp_model": round(v["est_bpp"], 4),
+               "psnr": round(v["psnr"], 3), "ms_ssim": round(v["ms_ssim"], 5),
+               "encode_s": round(v["enc_s"], 3), "decode_s": round(v["dec_s"], 3)}
+    return {prefix + k: x for k, x in figures.items()}
 
 
 def main() -> None:
@@ -57,8 +76,12 @@ def main() -> None:
     c = ckpt_io.load(path)
     cfg = config.from_dict(c.config)
     card = dict(c.card)
+    variable = isinstance(cfg.model, VariableRateConfig)
+    lam = (f"lmbda_at(q), q in {cfg.model.q_min}..{cfg.model.q_max}: "
+           f"{lmbda_at(float(cfg.model.q_min)):g}..{lmbda_at(float(cfg.model.q_max)):g}") if variable \
+        else cfg.train.lmbda
     card.update({"model": c.model, "N": cfg.model.N, "M": cfg.model.M, "quality": cfg.model.quality,
-                 "lambda": cfg.train.lmbda, "data": a.data, "device": a.device_name, "command": a.command,
+                 "lambda": lam, "data": a.data, "device": a.device_name, "command": a.command,
                  "crop": cfg.data.crop, "batch": cfg.train.batch, "lr": cfg.train.lr,
                  "lr_milestones": cfg.train.lr_milestones})
     if cfg.train.init:
@@ -81,11 +104,22 @@ def main() -> None:
     card.update(measure(path, a.kodak))
     # The card is Markdown beside the checkpoint; the .pt is not rewritten on
     # a re-measure (its bytes, and the repository, stay as exported).
-    md = [f"# Model card: {path.name}", "",
-          f"{c.model} (N={cfg.model.N}, M={cfg.model.M}), quality {cfg.model.quality}, "
-          f"λ = {cfg.train.lmbda} (loss = λ·255²·MSE + bpp).", "",
-          "| field | value |", "|---|---|"]
-    md += [f"| {k} | {v} |" for k, v in card.items()]
+    if variable:
+        head = (f"{c.model} (N={cfg.model.N}, M={cfg.model.M}), variable rate: qualities "
+                f"{cfg.model.q_min}..{cfg.model.q_max} (real numbers; reference {cfg.model.quality}), "
+                f"λ = {lam}, log-linear in q (loss = λ·255²·MSE + bpp, each example at its own q).")
+    else:
+        head = (f"{c.model} (N={cfg.model.N}, M={cfg.model.M}), quality {cfg.model.quality}, "
+                f"λ = {cfg.train.lmbda} (loss = λ·255²·MSE + bpp).")
+    md = [f"# Model card: {path.name}", "", head, "", "| field | value |", "|---|---|"]
+    md += [f"| {k} | {v} |" for k, v in card.items() if not re.match(r"kodak_q\d+_", k)]
+    if variable:   # the kodak_q<k>_* figures, one row per anchor
+        cols = ("bpp", "bpp_model", "psnr", "ms_ssim", "encode_s", "decode_s")
+        md += ["", f"Kodak at each anchor quality ({card['kodak_images']} images, real files):", "",
+               "| quality | λ | bpp | model bpp | PSNR (dB) | MS-SSIM | encode s | decode s |",
+               "|---|---|---|---|---|---|---|---|"]
+        md += [f"| {q} | {lmbda_at(float(q)):g} | " + " | ".join(str(card[f"kodak_q{q}_{c}"]) for c in cols) + " |"
+               for q in range(cfg.model.q_min, cfg.model.q_max + 1)]
     md += ["", f"Weights digest (in every file it writes): `{c.digest().hex()}`", "",
            "Figures: `python " + " ".join(["scripts/write_model_card.py", a.checkpoint, a.kodak]) + "`"]
     path.with_suffix(".md").write_text("\n".join(md) + "\n")

@@ -1,0 +1,85 @@
+"""Held-out scoring through real files (codec/training/heldout.py): a fixed-rate
+checkpoint at its lambda, a variable-rate one at every anchor with the lambda
+table's own lambdas; and the campaign's evaluation child for a variable-rate job."""
+from __future__ import annotations
+
+import importlib.util
+import json
+from argparse import Namespace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from codec import checkpoint as ckpt_io
+from codec.errors import CodecError
+from codec.models.variable_rate import lmbda_at
+from codec.training import heldout
+from codec.training.campaign import Job, Plan, read_restart
+from codec.training.train import untrained_checkpoint
+from conftest import natural_like
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture()
+def images(tmp_path):
+    d = tmp_path / "pool"
+    d.mkdir()
+    for i, name in enumerate(("a", "b", "c")):
+        Image.fromarray(natural_like(48, 64, seed=20 + i)).save(d / f"{name}.png")
+    (tmp_path / "holdout.txt").write_text("# held out\na\nc\n")
+    return d, tmp_path / "holdout.txt"
+
+
+def test_a_variable_rate_checkpoint_scores_the_mean_over_its_anchors(images, tmp_path):
+    folder, names = images
+    paths = heldout.heldout_paths(folder, names)
+    assert sorted(p.stem for p in paths) == ["a", "c"]
+    c = ckpt_io.load(untrained_checkpoint("hyperprior-vr", tmp_path / "vr.pt", N=16, M=24))
+    s = heldout.score(c, paths)
+    assert [a.quality for a in s.anchors] == [1.0, 2.0, 3.0, 4.0, 5.0]
+    for a in s.anchors:
+        assert a.loss == pytest.approx(lmbda_at(a.quality) * a.mse255 + a.bpp, rel=1e-12)
+    assert s.loss == pytest.approx(np.mean([a.loss for a in s.anchors]), rel=1e-12)
+    assert s.bpp == pytest.approx(np.mean([a.bpp for a in s.anchors]), rel=1e-12)
+    assert [a.bpp for a in s.anchors] == sorted(a.bpp for a in s.anchors)
+    d = s.to_dict()
+    assert len(d["anchors"]) == 5 and d["anchors"][2]["quality"] == 3.0 and "quality" not in d
+    with pytest.raises(CodecError, match="pass no lmbda"):
+        heldout.score(c, paths, 0.0067)
+
+
+def test_a_fixed_rate_checkpoint_scores_at_its_lambda(images, tmp_path):
+    folder, names = images
+    paths = heldout.heldout_paths(folder, names)
+    c = ckpt_io.load(untrained_checkpoint("mean-scale", tmp_path / "ms.pt", N=16, M=24))
+    s = heldout.score(c, paths, 0.0067)
+    assert s.anchors == () and s.quality is None and s.images == 2
+    assert s.loss == pytest.approx(0.0067 * s.mse255 + s.bpp, rel=1e-12)
+    assert "anchors" not in s.to_dict()
+
+
+def test_the_campaign_evaluates_a_variable_rate_job_at_its_anchors(images, tmp_path, monkeypatch):
+    folder, names = images
+    spec = importlib.util.spec_from_file_location("campaign_script", ROOT / "scripts" / "campaign.py")
+    campaign = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(campaign)
+    out = tmp_path / "run"
+    untrained_checkpoint("mean-scale-vr", out / "last.pt", seed=2, N=16, M=24)
+    cfg = tmp_path / "job.toml"
+    cfg.write_text(f'[model]\nname = "mean-scale-vr"\nN = 16\nM = 24\n[data]\ntrain = "{folder}"\n'
+                   f'[train]\nsteps = 4\nout = "{out}"\n')
+    job = Job("vr", str(cfg), str(tmp_path / "ship" / "mean-scale-vr.pt"))
+    plan = Plan((job,), holdout=str(names), kodak="")
+    a = Namespace(current_loss=None, cycle=0, step=4, cycle_steps=4, cpu_h=0.01)
+    monkeypatch.chdir(tmp_path)
+    campaign.evaluate_child(plan, job, a)
+    r = json.loads((out / "eval.json").read_text())
+    assert r["improved"] and len(r["candidate"]["anchors"]) == 5
+    shipped = ckpt_io.load(job.checkpoint)
+    assert shipped.train_state is None and shipped.card["heldout_loss"] == pytest.approx(r["candidate"]["loss"],
+                                                                                         abs=1e-5)
+    restart = read_restart(job.restart_file)
+    assert restart.step == 4 and restart.heldout["loss"] == r["candidate"]["loss"]
