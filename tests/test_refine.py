@@ -137,3 +137,62 @@ def test_a_variable_rate_model_refines_at_a_fractional_quality(tmp_path, rgb):
     full = api.compress_full(rgb, m, quality=2.5, refine=10)
     assert container.unpack(full.data)[0].quality == 2.5
     np.testing.assert_array_equal(api.decompress(full.data, m), full.reconstruction)
+
+
+class _GoodThenVandal(torch.optim.Optimizer):
+    """Adam for the first 10 steps, then throws the latents away: the best
+    latents were found early and must survive the later in-place updates."""
+
+    def __init__(self, params):
+        super().__init__(params, {})
+        self.adam = torch.optim.Adam(self.param_groups[0]["params"], lr=0.2)
+        self.n = 0
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        self.n += 1
+        if self.n <= 10:
+            return self.adam.step()
+        for p in self.param_groups[0]["params"]:
+            p.add_(torch.randn_like(p) * 20)
+
+
+def test_the_returned_latents_are_the_best_ones_not_the_last(ckpt_dir, rgb):
+    m = _model(ckpt_dir, "mean-scale")
+    x = api.pad(to_tensor(rgb), m.net.geometry(*rgb.shape[:2]).stride)
+    with torch.inference_mode():
+        start = m.net.encode_latents(x)
+    r = refine.refine(m.net, to_tensor(rgb), start, m.lmbda, 30, optimizer=_GoodThenVandal, check_every=5,
+                      patience=100)
+    assert r.improved and r.steps == 30
+    with torch.no_grad():
+        again = float(refine.rd_loss(m.net, r.latents, refine.hard_quantizer, refine.no_dither, to_tensor(rgb),
+                                     m.lmbda))
+    assert again == r.loss < r.start_loss
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_the_fused_inverse_gdn_matches_autograd_and_is_put_back(ckpt_dir, name):
+    m = _model(ckpt_dir, name)
+    g_s = m.net.g_s
+    before = list(g_s.children())
+    y = torch.randn(1, m.net.M, 3, 4)
+    frozen = [p for p in g_s.parameters()]
+    for p in frozen:
+        p.requires_grad_(False)
+    try:
+        def run():
+            v = y.clone().requires_grad_(True)
+            out = g_s(v)
+            (out * out).sum().backward()
+            return out.detach(), v.grad
+        ref_out, ref_grad = run()
+        with refine.fused_synthesis(m.net):
+            assert sum(isinstance(c, refine.FrozenIGDN) for c in g_s.children()) == 3
+            out, grad = run()
+    finally:
+        for p in frozen:
+            p.requires_grad_(True)
+    assert list(g_s.children()) == before
+    torch.testing.assert_close(out, ref_out, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(grad, ref_grad, rtol=1e-4, atol=1e-6 * float(ref_grad.abs().max()))
