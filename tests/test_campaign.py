@@ -61,6 +61,17 @@ def test_next_chunk_goes_to_the_job_with_fewest_cpu_hours_per_share():
     assert pick_job(plan, state).name != "c"
 
 
+def test_cpu_is_split_by_share_within_a_session_not_over_a_job_lifetime():
+    plan = parse_plan(plan_dict())
+    state = State()
+    # "a" ran alone for 10 h before this session; "b" was just enabled
+    state.jobs["a"] = JobState(cpu_s=10 * 3600, session_start_cpu_s=10 * 3600)
+    state.jobs["b"] = JobState()
+    assert pick_job(plan, state).name == "a"          # tie this session: plan order
+    state.jobs["a"].cpu_s += 600
+    assert pick_job(plan, state).name == "b"          # b has had nothing this session
+
+
 def test_chunks_end_on_aligned_steps_and_at_the_cycle_end():
     assert chunk_end(0, 500, 4000) == 500
     assert chunk_end(137, 500, 4000) == 500   # an interrupted chunk resumes to the same stop

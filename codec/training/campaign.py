@@ -19,8 +19,9 @@ The plan (``configs/campaign.toml``)::
     chunk_steps = 500             # steps per `codec train --resume` child
     enabled = true
 
-The next chunk goes to the enabled job with the fewest CPU-hours per share,
-so over time every job's CPU is proportional to its share.
+The next chunk goes to the enabled job with the fewest CPU-hours per share
+spent this session, so in every session each job's CPU is proportional to its
+share.
 """
 from __future__ import annotations
 
@@ -196,10 +197,14 @@ def read_state(path: str | Path) -> State:
 
 # --- policy ---------------------------------------------------------------------
 def pick_job(plan: Plan, state: State) -> Job:
-    """The enabled job with the fewest CPU-hours per unit of share (plan order on ties)."""
+    """The enabled job with the fewest CPU-hours per unit of share spent in
+    this session (since ``start``, or since the job was enabled; plan order on
+    ties). Counting per session splits each session's CPU by the shares: a job
+    enabled late does not take all the CPU until its lifetime total catches
+    up with jobs that ran alone for many sessions."""
     def used(j: Job) -> float:
         js = state.jobs.get(j.name)
-        return (js.total_cpu_s if js else 0.0) / j.share
+        return (js.total_cpu_s - js.session_start_cpu_s if js else 0.0) / j.share
     return min(plan.enabled, key=used)
 
 
