@@ -18,11 +18,13 @@ refinement guard), decode seconds, and whether the decode equals the
 encoder's reconstruction. Rows are keyed by the weights' digest, image,
 quality and N: rows of other weights in the same CSV are kept, never mixed.
 
-Summary: for every quality and N, means over the images measured at every N
-of that quality; with several qualities, the BD-rate (PSNR) of each N's
-curve against N = 0; for a single quality of a variable-rate model whose
+Summary: for every quality and N, means over the images measured at that N
+and at N = 0 (paired, so a partial run compares like with like); with
+several qualities, the BD-rate (PSNR) of each N's curve against N = 0; for a refined point of a variable-rate model whose
 N = 0 curve has several qualities in the CSV, the rate saving at equal PSNR
-against that curve (log-rate interpolated linearly in PSNR).
+against that curve (log-rate interpolated linearly in PSNR). The BD and
+equal-PSNR figures use each curve's own means: they pair images only once
+every N covers the same images (a complete run).
 """
 from __future__ import annotations
 
@@ -177,13 +179,14 @@ def summary(a) -> str:
     lines += ["| quality | N | images | bpp | PSNR (dB) | MS-SSIM | RD loss | bpp vs N=0 | PSNR vs N=0 | "
               "loss vs N=0 | encode wall-s | encode CPU-s | decode s | decode = encoder |",
               "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
-    means = {}                                   # (quality, N) -> (bpp, psnr) over the common images
+    means = {}                                   # (quality, N) -> (bpp, psnr) over its images
     for q in qualities:
-        common = set.intersection(*(set(by[(q, n)]) for n in steps if (q, n) in by))
-        base = [by[(q, 0)][i] for i in sorted(common)] if (q, 0) in by else None
         for n in steps:
             if (q, n) not in by:
                 continue
+            # paired with N = 0: the images measured at both (a partial run compares like with like)
+            common = set(by[(q, n)]) & set(by[(q, 0)]) if (q, 0) in by else set(by[(q, n)])
+            base = [by[(q, 0)][i] for i in sorted(common)] if (q, 0) in by else None
             sel = [by[(q, n)][i] for i in sorted(common)]
             if not sel:
                 continue
