@@ -27,9 +27,11 @@ def plan_dict(**top):
 def test_the_repository_plan_parses_and_its_enabled_configs_exist(monkeypatch):
     monkeypatch.chdir(ROOT)
     plan = load_plan("configs/campaign.toml")
-    assert [j.name for j in plan.enabled] == ["mean-scale-q3"]
+    assert [j.name for j in plan.enabled] == ["mean-scale-q3", "mean-scale-vr", "factorized-vr", "hyperprior-vr"]
+    assert all((ROOT / j.config).is_file() for j in plan.enabled)
     assert plan.nice == 19 and plan.eval_every_cpu_h > 0
     assert plan.enabled[0].restart_file == Path("checkpoints/mean-scale-q3.campaign.json")
+    assert plan.enabled[0].share >= 0.25      # the shipped default keeps a quarter
 
 
 @pytest.mark.parametrize("change, match", [
