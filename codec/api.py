@@ -28,7 +28,7 @@ from . import container, filecheck, limits, metrics, models, shipped
 from .errors import BadCheckpoint, BadImage, CodecError, ModelMismatch
 from .image import crop, load_rgb, pad, to_rgb8, to_tensor, to_uint8
 from .models.integer import Arithmetic
-from .models.variable_rate import VariableRateConfig, is_variable_rate, lmbda_at, on_grid
+from .models.variable_rate import is_variable_rate, lmbda_at, on_grid
 from .quantize import QuantizerKind, dither
 
 DEFAULT_MODEL = "mean-scale"
@@ -104,7 +104,7 @@ def load_model(path: str | Path | None = None, model: str = DEFAULT_MODEL,
     """Load a checkpoint (default: the shipped one for model/quality; a
     variable-rate model is one file, ``<model>.pt``, for every quality)."""
     if path is None:
-        variable = models.entry(model).config_cls is VariableRateConfig
+        variable = models.entry(model).variable_rate
         if not variable and quality is not None and quality != int(quality):
             raise BadQuality(f"{model} is a fixed-rate model: quality must be the integer index of a "
                              f"shipped checkpoint, got {quality:g}")

@@ -24,7 +24,6 @@ from .commandline import BadArgument, Parser, bounded_int, bounded_real, device_
 from .errors import CodecError, ModelMismatch
 from .limits import QUALITY_MAX, REFINE_MAX, SEED_MAX
 from .models.integer import Arithmetic
-from .models.variable_rate import VariableRateConfig
 from .quantize import QuantizerKind
 
 # The products that add subcommands to `codec` (train/export, eval). Named as
@@ -95,7 +94,7 @@ def cmd_info(a) -> None:
     bits = 8 * len(data)
     print(f"file:        {a.input} ({len(data)} bytes)")
     print(f"format:      version {data[4]}")
-    rate = "variable rate" if e.config_cls is VariableRateConfig else "fixed rate"
+    rate = "variable rate" if e.variable_rate else "fixed rate"
     print(f"model:       {e.name} (id {h.model_id}, {rate}, quality {h.quality:g}, digest {h.digest.hex()})")
     print(f"image:       {h.width}x{h.height} pixels, {bits / (h.width * h.height):.4f} bpp")
     q = {0: "rounding", 1: f"universal quantization (seed {h.seed})"}[h.quantizer]

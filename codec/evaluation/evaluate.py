@@ -41,7 +41,7 @@ from ..errors import CodecError
 from ..image import IMAGE_SUFFIXES, load_rgb
 from ..limits import REFINE_MAX
 from ..metrics import MS_SSIM_MIN_SIDE, bpp, ms_ssim, ms_ssim_db, psnr
-from ..models.variable_rate import VariableRateConfig, on_grid
+from ..models.variable_rate import on_grid
 from .kodak import is_kodak24
 from .report import Curve, CurveKind, Point, ResultsCSV, Row
 
@@ -173,10 +173,6 @@ def shipped_qualities(model: str) -> list[tuple[int, Path]]:
     return [(s.quality, s.path) for s in shipped.shipped_checkpoints() if s.model == model and s.quality is not None]
 
 
-def is_variable(model: str) -> bool:
-    return models.entry(model).config_cls is VariableRateConfig
-
-
 def default_qualities(q_min: float, q_max: float, n: int = VR_POINTS) -> list[float]:
     """n qualities evenly from q_min to q_max (both included), on the 1/256 grid."""
     return list(dict.fromkeys(on_grid(q) for q in np.linspace(q_min, q_max, n)))
@@ -229,7 +225,7 @@ def _plan_learned(cfg: EvalConfig, notes: list[str]) -> list[LearnedRun]:
     runs = []
     for name in names:
         models.entry(name)                       # unknown names raise here
-        variable = is_variable(name)
+        variable = models.entry(name).variable_rate
         if variable:
             path = shipped.checkpoint_path(name)
             found = []

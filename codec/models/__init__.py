@@ -30,6 +30,11 @@ class ModelEntry:
     model_id: int
     paper: str
 
+    @property
+    def variable_rate(self) -> bool:
+        """True for a family with gain units (one checkpoint covers a quality range)."""
+        return self.config_cls is VariableRateConfig
+
 
 _ENTRIES = (
     ModelEntry("factorized", FactorizedPrior, TransformConfig, 1, "Balle et al. 2017/2018, factorized prior"),
