@@ -29,6 +29,13 @@ def _model(ckpt_dir, name):
     return api.load_model(ckpt_dir / f"{name}-q3.pt", device="cpu")
 
 
+def _start(m, rgb):
+    """g_a's latents of ``rgb`` (padded to the model's stride): where refinement starts."""
+    x = api.pad(to_tensor(rgb), m.net.geometry(*rgb.shape[:2]).stride)
+    with torch.inference_mode():
+        return m.net.encode_latents(x)
+
+
 def test_loaded_model_knows_its_lambda(ckpt_dir):
     m = _model(ckpt_dir, "mean-scale")
     assert m.lmbda is not None and m.lmbda > 0
@@ -39,9 +46,7 @@ def test_loaded_model_knows_its_lambda(ckpt_dir):
 def test_refinement_lowers_the_loss_and_decodes_without_flags(ckpt_dir, rgb, name, q):
     m = _model(ckpt_dir, name)
     u = api._dither_fn(q, 7)
-    x = api.pad(to_tensor(rgb), m.net.geometry(*rgb.shape[:2]).stride)
-    with torch.inference_mode():
-        start = m.net.encode_latents(x)
+    start = _start(m, rgb)
     # lr 0.2: the untrained test models have tiny latents that need a long way to a new integer
     r = refine.refine(m.net, to_tensor(rgb), start, m.lmbda, 30, u, lr=0.2, check_every=5, patience=100)
     assert r.loss <= r.start_loss
@@ -70,9 +75,7 @@ class _Vandal(torch.optim.Optimizer):
 
 def test_a_bad_optimiser_keeps_the_unrefined_latents(ckpt_dir, rgb):
     m = _model(ckpt_dir, "mean-scale")
-    x = api.pad(to_tensor(rgb), m.net.geometry(*rgb.shape[:2]).stride)
-    with torch.inference_mode():
-        start = m.net.encode_latents(x)
+    start = _start(m, rgb)
     r = refine.refine(m.net, to_tensor(rgb), start, m.lmbda, 20, optimizer=_Vandal, check_every=5, patience=100)
     assert not r.improved and r.loss == r.start_loss
     assert torch.equal(r.latents.y, start.y) and torch.equal(r.latents.z, start.z)
@@ -159,9 +162,7 @@ class _GoodThenVandal(torch.optim.Optimizer):
 
 def test_the_returned_latents_are_the_best_ones_not_the_last(ckpt_dir, rgb):
     m = _model(ckpt_dir, "mean-scale")
-    x = api.pad(to_tensor(rgb), m.net.geometry(*rgb.shape[:2]).stride)
-    with torch.inference_mode():
-        start = m.net.encode_latents(x)
+    start = _start(m, rgb)
     r = refine.refine(m.net, to_tensor(rgb), start, m.lmbda, 30, optimizer=_GoodThenVandal, check_every=5,
                       patience=100)
     assert r.improved and r.steps == 30
