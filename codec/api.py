@@ -207,7 +207,7 @@ def compress_full(image, model: LoadedModel | None = None,
                   quantizer: QuantizerKind = QuantizerKind.ROUND, seed: int | None = None,
                   reconstruct: bool = True, arithmetic: Arithmetic | None = None,
                   quality: float | None = None, refine: int = 0, lmbda: float | None = None,
-                  progress: bool = False) -> Compressed:
+                  progress: bool = False, refine_precision: str = "auto") -> Compressed:
     """Compress and (unless ``reconstruct`` is False) also synthesize what the
     decoder will show, from the same dequantized latent the decoder rebuilds.
     ``arithmetic`` of the entropy parameters: None picks ``default_arithmetic``.
@@ -217,7 +217,8 @@ def compress_full(image, model: LoadedModel | None = None,
     ``refine`` > 0 optimizes the latents of this image for that many steps
     (``codec.refine``) at ``lmbda`` (default: the model's trained lambda; for
     a variable-rate model the lambda of the chosen quality) before
-    coding; the file decodes with any decoder. If the refined file's loss
+    coding; the file decodes with any decoder (``refine_precision``: of the
+    relaxed steps, see ``codec.refine.refine``). If the refined file's loss
     (lambda * MSE_255 of the decoded image + file bpp) is not below the
     unrefined one's, the unrefined file is returned."""
     model = model or load_model()
@@ -249,7 +250,8 @@ def compress_full(image, model: LoadedModel | None = None,
             lm = lmbda_at(q) if model.quality_range is not None else model.lmbda
         if lm is None or not (math.isfinite(lm) and lm > 0):
             raise CodecError("this checkpoint records no MSE lambda (train.lmbda); pass lmbda= to refine")
-        r = refinement.refine(model.net, to_tensor(rgb), latents, lm, int(refine), dither_fn, progress=progress)
+        r = refinement.refine(model.net, to_tensor(rgb), latents, lm, int(refine), dither_fn, progress=progress,
+                              precision=refine_precision)
         if r.improved:
             with torch.inference_mode():
                 model.set_rate(q)   # the decoder's rate setting, for the file and both pictures

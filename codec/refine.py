@@ -37,6 +37,11 @@ with the backward written out (dL/dx = g n + x * Gamma^T (g x / n), n the
 IGDN norm) over weights reparametrized once: four element-wise passes over
 the largest tensors instead of autograd's seven, the same forward values.
 The decoder and the final coding use the model's own modules.
+
+Precision (``precision="auto"``): on a CPU with bf16 units (AMX) the relaxed
+steps run g_s under bf16 autocast, about 2x faster per step (h_s, the
+likelihoods and the hard-rounded checks stay fp32, so what is kept is judged
+exactly); elsewhere fp32 (bf16 is emulated there and much slower).
 """
 from __future__ import annotations
 
@@ -56,6 +61,7 @@ from .image import crop
 from .limits import REFINE_MAX
 from .models import CodecModel, Latents, hard_quantizer
 from .models.base import DitherFn, no_dither, rate_bits
+from .precision import autocast_dtype
 
 TAU_START, TAU_END = 0.5, 0.05
 DEFAULT_LR = 0.02
@@ -120,14 +126,16 @@ class _IGDNFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: Tensor, gamma: Tensor, gamma_t: Tensor, beta: Tensor) -> Tensor:
-        n = torch.sqrt(F.conv2d(x * x, gamma, beta))
+        # in x's dtype: bf16 under autocast (the weights are cast, as autocast's conv would)
+        n = torch.sqrt(F.conv2d(x * x, gamma.to(x.dtype), beta.to(x.dtype)))
         ctx.save_for_backward(x, n, gamma_t)
         return x * n
 
     @staticmethod
     def backward(ctx, g: Tensor):
         x, n, gamma_t = ctx.saved_tensors
-        b = F.conv2d((g * x).div_(n), gamma_t)
+        g = g.to(x.dtype)
+        b = F.conv2d((g * x).div_(n), gamma_t.to(x.dtype))
         return torch.addcmul(g * n, x, b), None, None, None
 
 
@@ -167,13 +175,20 @@ def fused_synthesis(net: CodecModel):
 def refine(net: CodecModel, x: Tensor, start: Latents, lmbda: float, steps: int,
            dither: DitherFn = no_dither, lr: float = DEFAULT_LR, check_every: int | None = None,
            patience: int = 3, seed: int = 0, progress: bool = False,
-           optimizer: Callable | None = None, fused: bool = True) -> RefineResult:
+           optimizer: Callable | None = None, fused: bool = True,
+           precision: str = "auto") -> RefineResult:
     """Refine ``start`` (from ``net.encode_latents``) for image x (1, 3, H, W) in [0, 1], unpadded.
 
     ``optimizer(params) -> torch.optim.Optimizer`` replaces Adam(lr) (tests force a bad one).
     ``fused``: inverse GDNs with the fused backward (False: the model's own modules, the baseline).
-    Deterministic for a given seed (Gumbel noise from its own generator)."""
+    ``precision``: the relaxed steps' transforms under autocast ("auto": bf16
+    where the CPU has bf16 units, else fp32; "fp32"; "bf16"); the hard-rounded
+    checks that choose the kept latents always run in fp32.
+    Deterministic for a given seed on a given machine (Gumbel noise from its own generator)."""
     steps = check_steps(steps)
+    if precision not in ("auto", "fp32", "bf16"):
+        raise CodecError(f"refine precision must be auto, fp32 or bf16, got {precision!r}")
+    amp = autocast_dtype(precision, torch.device("cpu"))
     dither = _cached(dither)
     x = x.detach().float().cpu()
     start = start.detached()
@@ -199,7 +214,8 @@ def refine(net: CodecModel, x: Tensor, start: Latents, lmbda: float, steps: int,
             for t in range(steps):
                 tau = TAU_START * (TAU_END / TAU_START) ** (t / max(1, steps - 1))
                 lat = Latents(*params)                   # params = [y] or [y, z]
-                loss = rd_loss(net, lat, lambda v, c, o: _relaxed(v, c, o, tau, gen), dither, x, lmbda)
+                with torch.autocast("cpu", dtype=amp or torch.float32, enabled=amp is not None):
+                    loss = rd_loss(net, lat, lambda v, c, o: _relaxed(v, c, o, tau, gen), dither, x, lmbda)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()

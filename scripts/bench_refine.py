@@ -1,6 +1,7 @@
 """Refinement steps per second on one image: the baseline loop (the model's
-own inverse GDNs under autograd) against the current one (fused IGDN
-backward), alternated in one run so both see the same machine.
+own inverse GDNs under autograd, fp32) against the fused IGDN backward in
+fp32 and under bf16 autocast (what ``precision="auto"`` picks on a CPU with
+bf16 units), alternated in one run so all see the same machine.
 
     python scripts/bench_refine.py --image ../shared/data/kodak/kodim23.png --steps 10 --repeats 3 --threads 1
 
@@ -21,17 +22,22 @@ import torch
 
 from codec import api, refine
 from codec.image import load_rgb, to_tensor
+from codec.precision import cpu_supports_bf16
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def one(model, rgb, steps: int, fused: bool) -> tuple[float, float]:
+VARIANTS = {"baseline": (False, "fp32"), "fused": (True, "fp32"), "fused-bf16": (True, "bf16")}
+
+
+def one(model, rgb, steps: int, fused: bool, precision: str = "fp32") -> tuple[float, float]:
     x = api.pad(to_tensor(rgb), model.net.geometry(*rgb.shape[:2]).stride)
     with torch.inference_mode():
         model.set_rate(model.rate_setting(None))
         start = model.net.encode_latents(x.contiguous(memory_format=torch.channels_last))
     t, c = time.perf_counter(), time.process_time()
-    r = refine.refine(model.net, to_tensor(rgb), start, model.lmbda, steps, patience=10 ** 9, fused=fused)
+    r = refine.refine(model.net, to_tensor(rgb), start, model.lmbda, steps, patience=10 ** 9, fused=fused,
+                      precision=precision)
     wall, cpu = time.perf_counter() - t, time.process_time() - c
     assert r.steps == steps
     return wall, cpu
@@ -44,20 +50,23 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    ap.add_argument("--only", choices=("baseline", "fused"), default=None, help="time one variant only")
+    ap.add_argument("--only", choices=tuple(VARIANTS), default=None, help="time one variant only")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
     model = api.load_model(a.checkpoint, device="cpu")
     rgb = load_rgb(a.image, quiet=True)
-    variants = {"baseline": False, "fused": True}
+    variants = dict(VARIANTS)
+    if not cpu_supports_bf16():
+        del variants["fused-bf16"]        # emulated: many times slower, never picked by "auto"
     if a.only:
         variants = {a.only: variants[a.only]}
-    one(model, rgb, 2, True)                                  # warm-up (oneDNN primitives, allocator)
+    for fused, precision in variants.values():                # warm-up (oneDNN primitives, allocator)
+        one(model, rgb, 2, fused, precision)
     times: dict[str, list[tuple[float, float]]] = {k: [] for k in variants}
     for _ in range(a.repeats):
-        for name, fused in variants.items():                  # alternated: same machine state for both
-            times[name].append(one(model, rgb, a.steps, fused))
+        for name, (fused, precision) in variants.items():     # alternated: same machine state for all
+            times[name].append(one(model, rgb, a.steps, fused, precision))
     h, w = rgb.shape[:2]
     print(f"{Path(a.image).name} {w}x{h}, {Path(a.checkpoint).name}, {torch.get_num_threads()} torch thread(s), "
           f"{a.steps} steps x {a.repeats} repeats (median)")

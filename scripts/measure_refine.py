@@ -61,10 +61,11 @@ class Row:
     enc_cpu_s: float
     dec_s: float
     decode_ok: int
+    precision: str = "fp32"   # of the relaxed refinement steps (codec.refine); a CSV without the column: fp32
 
     @property
-    def key(self) -> tuple[str, str, str, int]:
-        return self.digest, self.image, self.quality, self.refine
+    def key(self) -> tuple[str, str, str, int, str]:
+        return self.digest, self.image, self.quality, self.refine, self.precision
 
 
 FIELDS = tuple(f.name for f in fields(Row))
@@ -79,7 +80,7 @@ def read_rows(path: Path) -> list[Row]:
     if not text.endswith("\n"):
         text = text[: text.rfind("\n") + 1]
     lines = list(csv.reader(text.splitlines()))
-    if tuple(lines[0]) != FIELDS:
+    if tuple(lines[0]) not in (FIELDS, FIELDS[:-1]):   # FIELDS[:-1]: written before the precision column
         raise SystemExit(f"measure_refine: {path} has another layout (header {lines[0][:4]}...)")
     kinds = [f.type for f in fields(Row)]
     return [Row(*(_CONV[k](v) for k, v in zip(kinds, vals))) for vals in lines[1:]]
@@ -94,7 +95,11 @@ class Appender:
         if path.exists() and path.stat().st_size:
             text = path.read_text()
             if not text.endswith("\n"):
-                path.write_text(text[: text.rfind("\n") + 1])
+                text = text[: text.rfind("\n") + 1]
+            if text.split("\n", 1)[0] == ",".join(FIELDS[:-1]):   # an older CSV: add the precision column
+                rows = text.rstrip("\n").split("\n")
+                text = "\n".join([",".join(FIELDS)] + [r + ",fp32" for r in rows[1:]]) + "\n"
+            path.write_text(text)
         else:
             path.write_text(",".join(FIELDS) + "\n")
         self.f = open(path, "a", newline="")
@@ -114,6 +119,7 @@ def measure(a) -> None:
     from codec import api, metrics
     from codec.image import load_rgb
     from codec.models.variable_rate import lmbda_at
+    from codec.precision import autocast_dtype
 
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -129,16 +135,19 @@ def measure(a) -> None:
     digest = model.digest.hex()
     done = {r.key for r in read_rows(Path(a.csv))}
     out = Appender(Path(a.csv))
+    precision = "fp32" if autocast_dtype(a.precision, torch.device("cpu")) is None else "bf16"
     todo = [(q, n, p) for n in a.steps for q in qualities for p in images
-            if (digest, p.name, quality_text(q), n) not in done]
+            if (digest, p.name, quality_text(q), n, precision if n else "fp32") not in done]
     print(f"{len(todo)} to measure, {len(images) * len(qualities) * len(a.steps) - len(todo)} already in {a.csv}; "
-          f"{model.name} {digest}, {torch.get_num_threads()} torch thread(s)", file=sys.stderr, flush=True)
+          f"{model.name} {digest}, {torch.get_num_threads()} torch thread(s), refinement in {precision}",
+          file=sys.stderr, flush=True)
     for i, (q, n, p) in enumerate(todo):
         rgb = load_rgb(p, quiet=True)
         h, w = rgb.shape[:2]
         lm = lmbda_at(q) if variable else model.lmbda
         t, c = time.perf_counter(), time.process_time()
-        full = api.compress_full(rgb, model, quality=q, refine=n, progress=a.progress)
+        full = api.compress_full(rgb, model, quality=q, refine=n, progress=a.progress,
+                                 refine_precision=precision)
         enc_wall, enc_cpu = time.perf_counter() - t, time.process_time() - c
         t = time.perf_counter()
         rec = api.decompress(full.data, model)
@@ -146,7 +155,7 @@ def measure(a) -> None:
         b = metrics.bpp(len(full.data), h, w)
         row = Row(digest, model.name, p.name, quality_text(q), n, h, w, len(full.data), b, metrics.psnr(rgb, rec),
                   metrics.ms_ssim(rgb, rec), lm, lm * metrics.mse8(rec, rgb) + b, enc_wall, enc_cpu, dec,
-                  int(np.array_equal(rec, full.reconstruction)))
+                  int(np.array_equal(rec, full.reconstruction)), precision if n else "fp32")
         out.add(row)
         print(f"[{i + 1}/{len(todo)}] {p.name} q{row.quality} N={n}: {b:.4f} bpp {row.psnr:.2f} dB "
               f"loss {row.rd_loss:.4f}, encode {enc_wall:.1f} s ({enc_cpu:.1f} CPU-s)", file=sys.stderr, flush=True)
@@ -169,13 +178,16 @@ def summary(a) -> str:
     digests = list(dict.fromkeys(r.digest for r in rows))
     digest = a.digest or digests[-1]
     rows = [r for r in rows if r.digest == digest]
+    refined = [r.precision for r in rows if r.refine]
+    precision = a.precision if a.precision != "auto" else (refined[-1] if refined else "fp32")
+    rows = [r for r in rows if not r.refine or r.precision == precision]
     by = defaultdict(dict)                       # (quality, N) -> image -> row
     for r in rows:
         by[(r.quality, r.refine)][r.image] = r
     qualities = sorted({q for q, _ in by}, key=float)
     steps = sorted({n for _, n in by})
-    lines = [f"{rows[0].model}, weights {digest}, from {a.csv}" + (f" (other weights in it: {len(digests) - 1})"
-                                                                  if len(digests) > 1 else ""), ""]
+    lines = [f"{rows[0].model}, weights {digest}, refinement in {precision}, from {a.csv}"
+             + (f" (other weights in it: {len(digests) - 1})" if len(digests) > 1 else ""), ""]
     lines += ["| quality | N | images | bpp | PSNR (dB) | MS-SSIM | RD loss | bpp vs N=0 | PSNR vs N=0 | "
               "loss vs N=0 | encode wall-s | encode CPU-s | decode s | decode = encoder |",
               "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
@@ -238,6 +250,9 @@ def main(argv=None) -> None:
     ap.add_argument("--qualities", default=None, help="variable-rate model: comma-separated qualities")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     ap.add_argument("--progress", action="store_true", help="a progress bar per refinement")
+    ap.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                    help="of the relaxed refinement steps (auto: bf16 on a CPU with bf16 units); "
+                         "--summary: the refined rows to summarize (auto: those of the last refined row)")
     a = ap.parse_args(argv)
     if a.summary:
         print(summary(a))

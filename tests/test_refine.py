@@ -197,3 +197,48 @@ def test_the_fused_inverse_gdn_matches_autograd_and_is_put_back(ckpt_dir, name):
     assert list(g_s.children()) == before
     torch.testing.assert_close(out, ref_out, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(grad, ref_grad, rtol=1e-4, atol=1e-6 * float(ref_grad.abs().max()))
+
+
+def test_the_fused_inverse_gdn_runs_under_bf16_autocast_close_to_fp32(ckpt_dir):
+    """precision="bf16": the fused IGDN takes bf16 activations and gradients
+    (its fp32 weights cast as autocast's conv casts them), within bf16's error."""
+    m = _model(ckpt_dir, "mean-scale")
+    y = torch.randn(1, m.net.M, 3, 4)
+    frozen = list(m.net.g_s.parameters())
+    for p in frozen:
+        p.requires_grad_(False)
+    try:
+        def run(amp: bool):
+            v = y.clone().requires_grad_(True)
+            with refine.fused_synthesis(m.net), torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+                out = m.net.g_s(v).float()
+            (out * out).sum().backward()
+            return out.detach(), v.grad
+        ref_out, ref_grad = run(False)
+        out, grad = run(True)
+    finally:
+        for p in frozen:
+            p.requires_grad_(True)
+    assert grad.dtype == torch.float32
+    scale = float(ref_out.abs().max())
+    assert float((out - ref_out).abs().max()) < 0.05 * scale
+    cos = torch.nn.functional.cosine_similarity(grad.flatten(), ref_grad.flatten(), dim=0)
+    assert float(cos) > 0.99
+
+
+def test_bf16_refinement_lowers_the_loss_judged_in_fp32(ckpt_dir, rgb):
+    m = _model(ckpt_dir, "mean-scale")
+    start = _start(m, rgb)
+    r = refine.refine(m.net, to_tensor(rgb), start, m.lmbda, 30, lr=0.2, check_every=5, patience=100,
+                      precision="bf16")
+    assert r.improved and r.loss < r.start_loss
+    with torch.no_grad():   # the reported loss is the fp32 hard-rounded loss of the kept latents
+        again = float(refine.rd_loss(m.net, r.latents, refine.hard_quantizer, refine.no_dither, to_tensor(rgb),
+                                     m.lmbda))
+    assert again == r.loss
+
+
+def test_refine_refuses_an_unknown_precision(ckpt_dir, rgb):
+    m = _model(ckpt_dir, "mean-scale")
+    with pytest.raises(api.CodecError, match="precision"):
+        refine.refine(m.net, to_tensor(rgb), _start(m, rgb), m.lmbda, 3, precision="fp8")

@@ -40,6 +40,7 @@ from ..image import to_uint8
 from ..metrics import psnr
 from ..models.base import rate_bits
 from ..models.variable_rate import is_variable_rate
+from ..precision import autocast_dtype
 from ..quantize import TrainingQuantizer
 
 
@@ -65,29 +66,6 @@ class Validation(NamedTuple):
 
     mean: StepMetrics
     points: list[tuple[RateSetting, StepMetrics]]
-
-
-def cpu_supports_bf16() -> bool:
-    """True when this CPU has native bf16 matrix units (AMX or AVX512-BF16).
-
-    Without them, bf16 autocast on CPU emulates and runs many times slower
-    (measured 25x slower on an AVX2-only EPYC), so 'auto' picks fp32.
-    """
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
-
-
-def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    if precision == "fp32":
-        return None
-    if precision == "auto":
-        if device.type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.bfloat16 if cpu_supports_bf16() else None
-    return {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
 def rd_loss(net: models.CodecModel, x: Tensor, lmbda: float | Tensor, distortion: str,
