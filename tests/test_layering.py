@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent / "codec"
 
 # Core layers, lowest first: a module may import its own layer or lower ones.
 CORE_LAYERS = (
-    ("leaves", {"version", "errors", "limits", "metrics", "quantize", "compressai_parts", "models.integer"}),
+    ("leaves", {"version", "errors", "limits", "metrics", "quantize", "compressai_parts", "models.integer",
+                "precision"}),
     ("channel simulation", {"channel", "channel.*"}),
     ("format and coding", {"fsio", "container", "image", "rangecoder", "entropy", "scaletable"}),
     ("models", {"models", "models.*", "refine"}),
