@@ -47,6 +47,10 @@ from codec.training.campaign import (CampaignError, Job, JobState, Plan, State, 
                                      read_state, restart_json, RestartPoint)
 
 POLL_S = 2.0
+# card keys written by the run a checkpoint came from before the campaign took
+# it over (its CPU-hours, its recipe): kept, renamed pre_campaign_<key>, so a
+# card never shows them as if they described the campaign's training
+PRE_CAMPAIGN_KEYS = ("cpu_hours", "recipe")
 
 
 def now() -> str:
@@ -340,6 +344,9 @@ def evaluate_child(plan: Plan, job: Job, a) -> None:
         # training facts carry over; Kodak figures belong to the old weights
         # (the Markdown card beside the checkpoint is re-measured below)
         shipped.card = {k: v for k, v in old_card.items() if not k.startswith("kodak_")}
+        for k in PRE_CAMPAIGN_KEYS:   # facts of the run before the campaign, named as such
+            if k in shipped.card:
+                shipped.card[f"pre_campaign_{k}"] = shipped.card.pop(k)
         shipped.card.update({"steps": base_steps + campaign_steps, "campaign_steps": campaign_steps,
                              "campaign_cycle": a.cycle, "campaign_cpu_hours": round(a.cpu_h, 3),
                              "heldout": f"{cand.images} images of configs/holdout.txt",

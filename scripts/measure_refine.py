@@ -6,7 +6,7 @@ images, a list of step counts N (and, for a variable-rate model, qualities).
         --images ../shared/data/kodak --steps 0,25,50,100,200 --threads 1 --csv docs/results/refine_subset_q3.csv
     # a variable-rate model at several qualities
     python scripts/measure_refine.py --checkpoint checkpoints/mean-scale-vr.pt --qualities 1,2,3,4,5 ...
-    # summary: mean table per N (markdown), BD-rate of each N against N = 0
+    # summary: mean table per N (markdown), BD-rate of each N against N = 0 (--subset all: every image)
     python scripts/measure_refine.py --csv docs/results/refine_subset_q3.csv --summary
 
 Each row is a real file: bpp from its length, PSNR and MS-SSIM of the decoded
@@ -181,6 +181,11 @@ def summary(a) -> str:
     refined = [r.precision for r in rows if r.refine]
     precision = a.precision if a.precision != "auto" else (refined[-1] if refined else "fp32")
     rows = [r for r in rows if not r.refine or r.precision == precision]
+    if a.subset != "all":
+        names = {s.strip() for s in a.subset.split(",") if s.strip()}
+        rows = [r for r in rows if Path(r.image).stem in names]
+        if not rows:
+            raise SystemExit(f"measure_refine: no rows of images {sorted(names)} in {a.csv}")
     by = defaultdict(dict)                       # (quality, N) -> image -> row
     for r in rows:
         by[(r.quality, r.refine)][r.image] = r
@@ -245,7 +250,8 @@ def main(argv=None) -> None:
     ap.add_argument("--digest", help="summary: the weights to summarize (default: the last in the CSV)")
     ap.add_argument("--checkpoint", default="checkpoints/mean-scale-q3.pt")
     ap.add_argument("--images", help="folder of PNG images (e.g. ../shared/data/kodak)")
-    ap.add_argument("--subset", default=",".join(DEFAULT_SUBSET), help="image stems, or 'all'")
+    ap.add_argument("--subset", default=",".join(DEFAULT_SUBSET),
+                    help="image stems, or 'all' (measure them; --summary: summarize only their rows)")
     ap.add_argument("--steps", default="0,25,50,100,200", help="comma-separated refinement step counts")
     ap.add_argument("--qualities", default=None, help="variable-rate model: comma-separated qualities")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")

@@ -61,11 +61,16 @@ def test_a_fixed_rate_checkpoint_scores_at_its_lambda(images, tmp_path):
     assert "anchors" not in s.to_dict()
 
 
-def test_the_campaign_evaluates_a_variable_rate_job_at_its_anchors(images, tmp_path, monkeypatch):
-    folder, names = images
+def _campaign_script():
     spec = importlib.util.spec_from_file_location("campaign_script", ROOT / "scripts" / "campaign.py")
     campaign = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(campaign)
+    return campaign
+
+
+def test_the_campaign_evaluates_a_variable_rate_job_at_its_anchors(images, tmp_path, monkeypatch):
+    folder, names = images
+    campaign = _campaign_script()
     out = tmp_path / "run"
     untrained_checkpoint("mean-scale-vr", out / "last.pt", seed=2, N=16, M=24)
     cfg = tmp_path / "job.toml"
@@ -83,3 +88,28 @@ def test_the_campaign_evaluates_a_variable_rate_job_at_its_anchors(images, tmp_p
                                                                                          abs=1e-5)
     restart = read_restart(job.restart_file)
     assert restart.step == 4 and restart.heldout["loss"] == r["candidate"]["loss"]
+
+
+def test_an_export_names_the_pre_campaign_runs_facts_as_such(images, tmp_path, monkeypatch):
+    """The shipped checkpoint's own cpu_hours/recipe described the run before
+    the campaign: the campaign's export keeps them as pre_campaign_*."""
+    folder, names = images
+    campaign = _campaign_script()
+    out = tmp_path / "run"
+    untrained_checkpoint("mean-scale", out / "last.pt", seed=2, N=16, M=24)
+    ship = tmp_path / "ship" / "mean-scale-q3.pt"
+    untrained_checkpoint("mean-scale", ship, seed=3, N=16, M=24)
+    before = ckpt_io.load(ship)
+    before.card = {"cpu_hours": 0.195, "recipe": "the study's", "steps": 100}
+    ckpt_io.save(before, ship)
+    cfg = tmp_path / "job.toml"
+    cfg.write_text(f'[model]\nname = "mean-scale"\nN = 16\nM = 24\n[data]\ntrain = "{folder}"\n'
+                   f'[train]\nsteps = 4\nlmbda = 0.0067\nout = "{out}"\n')
+    job = Job("q3", str(cfg), str(ship))
+    plan = Plan((job,), holdout=str(names), kodak="")
+    monkeypatch.chdir(tmp_path)
+    campaign.evaluate_child(plan, job, Namespace(current_loss=1e9, cycle=0, step=4, cycle_steps=4, cpu_h=0.01))
+    card = ckpt_io.load(ship).card
+    assert card["pre_campaign_cpu_hours"] == 0.195 and card["pre_campaign_recipe"] == "the study's"
+    assert "cpu_hours" not in card and "recipe" not in card
+    assert card["steps"] == 104 and card["campaign_cpu_hours"] == 0.01
