@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 from codec.errors import CodecError  # noqa: E402
 from codec.fsio import write_atomic  # noqa: E402
 from codec.training.campaign import (CampaignError, Job, JobState, Plan, State, chunk_end,  # noqa: E402
-                                     eval_due, improved, job_run, load_plan, pick_job, read_restart,
+                                     eval_due, improved, job_run, load_plan, pick_job, proc_cpu_s, read_restart,
                                      read_state, restart_json, RestartPoint)
 
 POLL_S = 2.0
@@ -70,15 +70,6 @@ def alive(pid: int | None) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
     except OSError:
         return False
-
-
-def proc_cpu_s(pid: int) -> float:
-    """user + system CPU seconds of a live process (all its threads)."""
-    try:
-        f = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].split()
-        return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
 
 
 def set_autogroup_nice(pid: int, value: int) -> None:

@@ -38,19 +38,11 @@ sys.path.insert(0, str(ROOT))
 
 from codec import api  # noqa: E402
 from codec.training import heldout  # noqa: E402
+from codec.training.campaign import proc_cpu_s  # noqa: E402
 from codec.training.train import export  # noqa: E402
 
 RUNS = {"fixed": "configs/campaign/mean-scale-q3.toml", "vr": "configs/campaign/mean-scale-vr.toml"}
 SWEEP = [2.5 + k / 8 for k in range(9)]   # 2.5 .. 3.5
-
-
-def cpu_s(pid: int) -> float:
-    """user + system CPU seconds of a live process (all its threads)."""
-    try:
-        f = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].split()
-        return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
 
 
 def cmd_train(a) -> None:
@@ -74,7 +66,7 @@ def cmd_train(a) -> None:
     while any(p.poll() is None for p in procs.values()):
         for name, p in procs.items():
             if p.poll() is None:
-                used[name] = cpu_s(p.pid)
+                used[name] = proc_cpu_s(p.pid)
                 if used[name] >= a.cpu_s and name not in stopped:
                     os.kill(p.pid, signal.SIGTERM)   # finish the step, save last.pt, exit
                     stopped.add(name)

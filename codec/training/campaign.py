@@ -26,6 +26,7 @@ share.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -266,3 +267,13 @@ def read_restart(path: str | Path) -> RestartPoint | None:
 
 def restart_json(r: RestartPoint) -> str:
     return json.dumps(asdict(r), indent=1) + "\n"
+
+
+def proc_cpu_s(pid: int) -> float:
+    """user + system CPU seconds of a live process (all its threads), from
+    /proc (0.0 where it cannot be read): what a job's chunk has spent."""
+    try:
+        f = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].split()
+        return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
