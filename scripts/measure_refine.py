@@ -127,7 +127,8 @@ def measure(a) -> None:
     variable = model.quality_range is not None
     qualities = [model.rate_setting(q) for q in a.qualities] if a.qualities else [model.rate_setting(None)]
     folder = Path(a.images)
-    names = None if a.subset == "all" else [s.strip() for s in a.subset.split(",") if s.strip()]
+    subset = a.subset or ",".join(DEFAULT_SUBSET)
+    names = None if subset == "all" else [s.strip() for s in subset.split(",") if s.strip()]
     images = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".png" and (names is None or p.stem in names))
     if names is not None and len(images) != len(names):
         missing = sorted(set(names) - {p.stem for p in images})
@@ -181,7 +182,7 @@ def summary(a) -> str:
     refined = [r.precision for r in rows if r.refine]
     precision = a.precision if a.precision != "auto" else (refined[-1] if refined else "fp32")
     rows = [r for r in rows if not r.refine or r.precision == precision]
-    if a.subset != "all":
+    if a.subset and a.subset != "all":
         names = {s.strip() for s in a.subset.split(",") if s.strip()}
         rows = [r for r in rows if Path(r.image).stem in names]
         if not rows:
@@ -250,8 +251,9 @@ def main(argv=None) -> None:
     ap.add_argument("--digest", help="summary: the weights to summarize (default: the last in the CSV)")
     ap.add_argument("--checkpoint", default="checkpoints/mean-scale-q3.pt")
     ap.add_argument("--images", help="folder of PNG images (e.g. ../shared/data/kodak)")
-    ap.add_argument("--subset", default=",".join(DEFAULT_SUBSET),
-                    help="image stems, or 'all' (measure them; --summary: summarize only their rows)")
+    ap.add_argument("--subset", default=None,
+                    help="image stems, or 'all' (measure them, default the fixed 6-image subset; "
+                         "--summary: summarize only their rows, default every image)")
     ap.add_argument("--steps", default="0,25,50,100,200", help="comma-separated refinement step counts")
     ap.add_argument("--qualities", default=None, help="variable-rate model: comma-separated qualities")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
