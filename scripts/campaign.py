@@ -53,6 +53,11 @@ POLL_S = 2.0
 PRE_CAMPAIGN_KEYS = ("cpu_hours", "recipe")
 
 
+def card_data(cfg, plan: Plan) -> str:
+    """The model card's 'data' of a campaign job."""
+    return f"{cfg.data.train} (8 fixed held out: {plan.holdout}; never Kodak)"
+
+
 def now() -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S")
 
@@ -338,6 +343,9 @@ def evaluate_child(plan: Plan, job: Job, a) -> None:
         for k in PRE_CAMPAIGN_KEYS:   # facts of the run before the campaign, named as such
             if k in shipped.card:
                 shipped.card[f"pre_campaign_{k}"] = shipped.card.pop(k)
+        # a job trained from scratch has no earlier card: its training facts from the config
+        shipped.card.setdefault("data", card_data(cfg, plan))
+        shipped.card.setdefault("lambda", config_io.lambda_description(cfg))
         shipped.card.update({"steps": base_steps + campaign_steps, "campaign_steps": campaign_steps,
                              "campaign_cycle": a.cycle, "campaign_cpu_hours": round(a.cpu_h, 3),
                              "heldout": f"{cand.images} images of configs/holdout.txt",
@@ -354,7 +362,7 @@ def evaluate_child(plan: Plan, job: Job, a) -> None:
     if better and plan.kodak and Path(plan.kodak).is_dir():
         subprocess.run([sys.executable, str(ROOT / "scripts" / "write_model_card.py"), job.checkpoint,
                         plan.kodak, "--command", "python scripts/campaign.py start",
-                        "--data", f"{cfg.data.train} (8 fixed held out: {plan.holdout}; never Kodak)"],
+                        "--data", card_data(cfg, plan)],
                        cwd=ROOT, check=False, stdout=subprocess.DEVNULL)
     result = {"candidate": cand.to_dict(), "current_loss": current if current is not None else float("nan"),
               "improved": better, "best_loss": cand.loss if better else current,

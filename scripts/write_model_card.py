@@ -77,9 +77,7 @@ def main() -> None:
     cfg = config.from_dict(c.config)
     card = dict(c.card)
     variable = isinstance(cfg.model, VariableRateConfig)
-    lam = (f"lmbda_at(q), q in {cfg.model.q_min}..{cfg.model.q_max}: "
-           f"{lmbda_at(float(cfg.model.q_min)):g}..{lmbda_at(float(cfg.model.q_max)):g}") if variable \
-        else cfg.train.lmbda
+    lam = config.lambda_description(cfg)
     card.update({"model": c.model, "N": cfg.model.N, "M": cfg.model.M, "quality": cfg.model.quality,
                  "lambda": lam, "data": a.data, "device": a.device_name, "command": a.command,
                  "crop": cfg.data.crop, "batch": cfg.train.batch, "lr": cfg.train.lr,

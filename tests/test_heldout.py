@@ -113,3 +113,21 @@ def test_an_export_names_the_pre_campaign_runs_facts_as_such(images, tmp_path, m
     assert card["pre_campaign_cpu_hours"] == 0.195 and card["pre_campaign_recipe"] == "the study's"
     assert "cpu_hours" not in card and "recipe" not in card
     assert card["steps"] == 104 and card["campaign_cpu_hours"] == 0.01
+
+
+def test_a_from_scratch_jobs_first_export_records_its_data_and_lambda(images, tmp_path, monkeypatch):
+    """No earlier checkpoint, no earlier card: data and lambda come from the config."""
+    folder, names = images
+    campaign = _campaign_script()
+    out = tmp_path / "run"
+    untrained_checkpoint("factorized-vr", out / "last.pt", seed=2, N=16, M=24)
+    cfg = tmp_path / "job.toml"
+    cfg.write_text(f'[model]\nname = "factorized-vr"\nN = 16\nM = 24\n[data]\ntrain = "{folder}"\n'
+                   f'[train]\nsteps = 4\nout = "{out}"\n')
+    job = Job("fvr", str(cfg), str(tmp_path / "ship" / "factorized-vr.pt"))
+    plan = Plan((job,), holdout=str(names), kodak="")
+    monkeypatch.chdir(tmp_path)
+    campaign.evaluate_child(plan, job, Namespace(current_loss=None, cycle=0, step=4, cycle_steps=4, cpu_h=0.01))
+    card = ckpt_io.load(job.checkpoint).card
+    assert card["data"].startswith(str(folder)) and "never Kodak" in card["data"]
+    assert card["lambda"].startswith("lmbda_at(q), q in 1..5") and card["steps"] == 4

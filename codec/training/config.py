@@ -15,7 +15,7 @@ from .. import models
 from ..errors import ConfigError
 from ..fsio import read_toml
 from ..models import ModelConfig
-from ..models.variable_rate import MSE_LAMBDAS as _MSE_LAMBDAS, VariableRateConfig
+from ..models.variable_rate import MSE_LAMBDAS as _MSE_LAMBDAS, VariableRateConfig, lmbda_at
 
 #: names of train.lr_schedule (their curves: codec.training.schedule)
 SCHEDULES = ("step", "cosine", "constant")
@@ -166,6 +166,16 @@ def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
         section, key = dotted.split(".", 1)
         _apply(cfg, section, key, value)
     return cfg
+
+
+def lambda_description(cfg: Config) -> float | str:
+    """The model card's 'lambda': train.lmbda of a fixed-rate model, or the
+    lambda range of a variable-rate one (each example trains at lmbda_at(q))."""
+    m = cfg.model
+    if isinstance(m, VariableRateConfig):
+        return (f"lmbda_at(q), q in {m.q_min}..{m.q_max}: "
+                f"{lmbda_at(float(m.q_min)):g}..{lmbda_at(float(m.q_max)):g}")
+    return cfg.train.lmbda
 
 
 def _relative_rule(p: str) -> str:
