@@ -11,7 +11,8 @@ from pathlib import Path
 
 import torch
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")   # train.precision
+CPU_PRECISIONS = ("auto", "fp32", "bf16")         # CPU-only work (encode-time refinement): no fp16
 
 
 def cpu_supports_bf16() -> bool:
@@ -38,3 +39,8 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         return torch.bfloat16 if cpu_supports_bf16() else None
     return {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
+def autocast(device_type: str, amp: torch.dtype | None):
+    """``torch.autocast`` to ``amp`` (from ``autocast_dtype``), or a disabled one for fp32."""
+    return torch.autocast(device_type, dtype=amp or torch.float32, enabled=amp is not None)

@@ -61,7 +61,7 @@ from .image import crop
 from .limits import REFINE_MAX
 from .models import CodecModel, Latents, hard_quantizer
 from .models.base import DitherFn, no_dither, rate_bits
-from .precision import autocast_dtype
+from .precision import CPU_PRECISIONS, autocast, autocast_dtype
 
 TAU_START, TAU_END = 0.5, 0.05
 DEFAULT_LR = 0.02
@@ -186,8 +186,8 @@ def refine(net: CodecModel, x: Tensor, start: Latents, lmbda: float, steps: int,
     checks that choose the kept latents always run in fp32.
     Deterministic for a given seed on a given machine (Gumbel noise from its own generator)."""
     steps = check_steps(steps)
-    if precision not in ("auto", "fp32", "bf16"):
-        raise CodecError(f"refine precision must be auto, fp32 or bf16, got {precision!r}")
+    if precision not in CPU_PRECISIONS:
+        raise CodecError(f"refine precision must be one of {', '.join(CPU_PRECISIONS)}, got {precision!r}")
     amp = autocast_dtype(precision, torch.device("cpu"))
     dither = _cached(dither)
     x = x.detach().float().cpu()
@@ -214,7 +214,7 @@ def refine(net: CodecModel, x: Tensor, start: Latents, lmbda: float, steps: int,
             for t in range(steps):
                 tau = TAU_START * (TAU_END / TAU_START) ** (t / max(1, steps - 1))
                 lat = Latents(*params)                   # params = [y] or [y, z]
-                with torch.autocast("cpu", dtype=amp or torch.float32, enabled=amp is not None):
+                with autocast("cpu", amp):
                     loss = rd_loss(net, lat, lambda v, c, o: _relaxed(v, c, o, tau, gen), dither, x, lmbda)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()

@@ -258,6 +258,7 @@ def main(argv=None) -> None:
     ap.add_argument("--qualities", default=None, help="variable-rate model: comma-separated qualities")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     ap.add_argument("--progress", action="store_true", help="a progress bar per refinement")
+    # the choices of codec.precision.CPU_PRECISIONS, written out: torch is imported only when measuring
     ap.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
                     help="of the relaxed refinement steps (auto: bf16 on a CPU with bf16 units); "
                          "--summary: the refined rows to summarize (auto: those of the last refined row)")

@@ -68,19 +68,27 @@ def _campaign_script():
     return campaign
 
 
-def test_the_campaign_evaluates_a_variable_rate_job_at_its_anchors(images, tmp_path, monkeypatch):
+def _evaluate(images, tmp_path, monkeypatch, model: str, train: str = "", current_loss=None) -> Job:
+    """The campaign's evaluation child on a 4-step run of an untrained ``model``
+    (N=16, M=24) whose shipped checkpoint is tmp_path/ship/<model>.pt
+    (``train``: more [train] lines of the job's config)."""
     folder, names = images
-    campaign = _campaign_script()
     out = tmp_path / "run"
-    untrained_checkpoint("mean-scale-vr", out / "last.pt", seed=2, N=16, M=24)
+    untrained_checkpoint(model, out / "last.pt", seed=2, N=16, M=24)
     cfg = tmp_path / "job.toml"
-    cfg.write_text(f'[model]\nname = "mean-scale-vr"\nN = 16\nM = 24\n[data]\ntrain = "{folder}"\n'
-                   f'[train]\nsteps = 4\nout = "{out}"\n')
-    job = Job("vr", str(cfg), str(tmp_path / "ship" / "mean-scale-vr.pt"))
+    cfg.write_text(f'[model]\nname = "{model}"\nN = 16\nM = 24\n[data]\ntrain = "{folder}"\n'
+                   f'[train]\nsteps = 4\n{train}out = "{out}"\n')
+    job = Job(model, str(cfg), str(tmp_path / "ship" / f"{model}.pt"))
     plan = Plan((job,), holdout=str(names), kodak="")
-    a = Namespace(current_loss=None, cycle=0, step=4, cycle_steps=4, cpu_h=0.01)
     monkeypatch.chdir(tmp_path)
-    campaign.evaluate_child(plan, job, a)
+    a = Namespace(current_loss=current_loss, cycle=0, step=4, cycle_steps=4, cpu_h=0.01)
+    _campaign_script().evaluate_child(plan, job, a)
+    return job
+
+
+def test_the_campaign_evaluates_a_variable_rate_job_at_its_anchors(images, tmp_path, monkeypatch):
+    job = _evaluate(images, tmp_path, monkeypatch, "mean-scale-vr")
+    out = tmp_path / "run"
     r = json.loads((out / "eval.json").read_text())
     assert r["improved"] and len(r["candidate"]["anchors"]) == 5
     shipped = ckpt_io.load(job.checkpoint)
@@ -93,22 +101,12 @@ def test_the_campaign_evaluates_a_variable_rate_job_at_its_anchors(images, tmp_p
 def test_an_export_names_the_pre_campaign_runs_facts_as_such(images, tmp_path, monkeypatch):
     """The shipped checkpoint's own cpu_hours/recipe described the run before
     the campaign: the campaign's export keeps them as pre_campaign_*."""
-    folder, names = images
-    campaign = _campaign_script()
-    out = tmp_path / "run"
-    untrained_checkpoint("mean-scale", out / "last.pt", seed=2, N=16, M=24)
-    ship = tmp_path / "ship" / "mean-scale-q3.pt"
+    ship = tmp_path / "ship" / "mean-scale.pt"
     untrained_checkpoint("mean-scale", ship, seed=3, N=16, M=24)
     before = ckpt_io.load(ship)
     before.card = {"cpu_hours": 0.195, "recipe": "the study's", "steps": 100}
     ckpt_io.save(before, ship)
-    cfg = tmp_path / "job.toml"
-    cfg.write_text(f'[model]\nname = "mean-scale"\nN = 16\nM = 24\n[data]\ntrain = "{folder}"\n'
-                   f'[train]\nsteps = 4\nlmbda = 0.0067\nout = "{out}"\n')
-    job = Job("q3", str(cfg), str(ship))
-    plan = Plan((job,), holdout=str(names), kodak="")
-    monkeypatch.chdir(tmp_path)
-    campaign.evaluate_child(plan, job, Namespace(current_loss=1e9, cycle=0, step=4, cycle_steps=4, cpu_h=0.01))
+    _evaluate(images, tmp_path, monkeypatch, "mean-scale", train="lmbda = 0.0067\n", current_loss=1e9)
     card = ckpt_io.load(ship).card
     assert card["pre_campaign_cpu_hours"] == 0.195 and card["pre_campaign_recipe"] == "the study's"
     assert "cpu_hours" not in card and "recipe" not in card
@@ -117,17 +115,7 @@ def test_an_export_names_the_pre_campaign_runs_facts_as_such(images, tmp_path, m
 
 def test_a_from_scratch_jobs_first_export_records_its_data_and_lambda(images, tmp_path, monkeypatch):
     """No earlier checkpoint, no earlier card: data and lambda come from the config."""
-    folder, names = images
-    campaign = _campaign_script()
-    out = tmp_path / "run"
-    untrained_checkpoint("factorized-vr", out / "last.pt", seed=2, N=16, M=24)
-    cfg = tmp_path / "job.toml"
-    cfg.write_text(f'[model]\nname = "factorized-vr"\nN = 16\nM = 24\n[data]\ntrain = "{folder}"\n'
-                   f'[train]\nsteps = 4\nout = "{out}"\n')
-    job = Job("fvr", str(cfg), str(tmp_path / "ship" / "factorized-vr.pt"))
-    plan = Plan((job,), holdout=str(names), kodak="")
-    monkeypatch.chdir(tmp_path)
-    campaign.evaluate_child(plan, job, Namespace(current_loss=None, cycle=0, step=4, cycle_steps=4, cpu_h=0.01))
+    job = _evaluate(images, tmp_path, monkeypatch, "factorized-vr")
     card = ckpt_io.load(job.checkpoint).card
-    assert card["data"].startswith(str(folder)) and "never Kodak" in card["data"]
+    assert card["data"].startswith(str(images[0])) and "never Kodak" in card["data"]
     assert card["lambda"].startswith("lmbda_at(q), q in 1..5") and card["steps"] == 4

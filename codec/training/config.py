@@ -16,6 +16,7 @@ from ..errors import ConfigError
 from ..fsio import read_toml
 from ..models import ModelConfig
 from ..models.variable_rate import MSE_LAMBDAS as _MSE_LAMBDAS, VariableRateConfig, lmbda_at
+from ..precision import PRECISIONS
 
 #: names of train.lr_schedule (their curves: codec.training.schedule)
 SCHEDULES = ("step", "cosine", "constant")
@@ -205,7 +206,7 @@ def validate_for_training(cfg: Config) -> None:
     if isinstance(cfg.model, VariableRateConfig) and cfg.train.distortion != "mse":
         raise ConfigError("config key 'train.distortion': a variable-rate model trains on the MSE "
                           "lambda table (codec.models.variable_rate.lmbda_at); use 'mse'")
-    if cfg.train.precision not in ("auto", "fp32", "bf16", "fp16"):
+    if cfg.train.precision not in PRECISIONS:
         raise ConfigError("config key 'train.precision' must be auto, fp32, bf16 or fp16")
     t = cfg.train
     if t.lr_schedule not in SCHEDULES:

@@ -40,7 +40,7 @@ from ..image import to_uint8
 from ..metrics import psnr
 from ..models.base import rate_bits
 from ..models.variable_rate import is_variable_rate
-from ..precision import autocast_dtype
+from ..precision import autocast, autocast_dtype
 from ..quantize import TrainingQuantizer
 
 
@@ -81,7 +81,7 @@ def rd_loss(net: models.CodecModel, x: Tensor, lmbda: float | Tensor, distortion
     value and, bit for bit, what fixed-rate runs always computed. The metrics
     are batch means.
     """
-    with torch.autocast(x.device.type, dtype=amp or torch.float32, enabled=amp is not None):
+    with autocast(x.device.type, amp):
         out = net(x, quantizer)
     per_example = isinstance(lmbda, Tensor)
     B, _, H, W = x.shape
@@ -385,7 +385,7 @@ class Trainer:
         if is_variable_rate(self.net):
             self.net.set_quality(float(self.net.config.quality))   # the reference anchor
         x = self.val_x[:1].to(self.device)
-        with torch.autocast(x.device.type, dtype=self.amp or torch.float32, enabled=self.amp is not None):
+        with autocast(x.device.type, self.amp):
             x_hat = self.net(x).x_hat.float().clamp(0, 1)
         self.tb.add_images("val/original_reconstruction", torch.cat([x, x_hat]), self.step)
 
