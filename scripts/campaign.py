@@ -6,6 +6,7 @@ priority, in chunks that pick up where the last one stopped.
     python scripts/campaign.py pause     # SIGSTOP the running chunk (quiet machine for timings)
     python scripts/campaign.py resume    # SIGCONT it
     python scripts/campaign.py stop      # the chunk finishes its step, saves last.pt, all exit
+    python scripts/campaign.py adopt JOB RUN/last.pt --cpu-h X   # ship a study's run if better
 
 The plan is configs/campaign.toml (see codec/training/campaign.py). Each chunk
 is a child ``codec train --config <job config> --resume --set
@@ -308,35 +309,65 @@ class Scheduler:
 
 
 # --- the evaluation child -----------------------------------------------------------
-def evaluate_child(plan: Plan, job: Job, a) -> None:
-    """Score the newest weights and the shipped checkpoint on the held-out
-    images; replace the checkpoint (atomically) only on improvement."""
+def _scorer(plan: Plan, job: Job):
+    """(the job's config, checkpoint -> held-out score): a variable-rate job is
+    scored at every anchor with the lambda table's own lambdas (mean over
+    anchors), a fixed-rate job at its config's lambda."""
     import warnings
     warnings.filterwarnings("ignore")
-    from codec import checkpoint as ckpt_io
     from codec.training import config as config_io, heldout
     from codec.models.variable_rate import VariableRateConfig
     cfg = config_io.load(job.config)
-    out = Path(cfg.train.out)
     paths = heldout.heldout_paths(cfg.data.train, plan.holdout)
-    # a variable-rate job is scored at every anchor with the lambda table's own
-    # lambdas (mean over anchors); a fixed-rate job at its config's lambda
     lmbda = None if isinstance(cfg.model, VariableRateConfig) else cfg.train.lmbda
+    return cfg, lambda checkpoint: heldout.score(checkpoint, paths, lmbda)
+
+
+def evaluate_child(plan: Plan, job: Job, a) -> None:
+    """Score the newest weights and the shipped checkpoint on the held-out
+    images; replace the checkpoint (atomically) only on improvement."""
+    from codec import checkpoint as ckpt_io
+    cfg, score = _scorer(plan, job)
+    out = Path(cfg.train.out)
     current = a.current_loss
     if current is None and Path(job.checkpoint).is_file():
-        current = heldout.score_file(job.checkpoint, paths, lmbda).loss
-    run = ckpt_io.load(out / "last.pt")
-    shipped = ckpt_io.for_inference(run)
-    cand = heldout.score(shipped, paths, lmbda)
+        current = score(ckpt_io.load(job.checkpoint)).loss
+    shipped = ckpt_io.for_inference(ckpt_io.load(out / "last.pt"))
+    cand = score(shipped)
     better = current is None or improved(cand.loss, current)
+    old = read_restart(job.restart_file)
+    campaign_steps = (old.offset_steps if old else 0) + a.cycle * a.cycle_steps + a.step
+    ship(plan, job, cfg, shipped if better else None, cand, current, a.cycle, a.step, a.cpu_h, campaign_steps)
+    result = {"candidate": cand.to_dict(), "current_loss": current if current is not None else float("nan"),
+              "improved": better, "best_loss": cand.loss if better else current,
+              "cycle": a.cycle, "step": a.step, "time": now()}
+    write_atomic(out / "eval.json", json.dumps(result, indent=1).encode())
+    print(json.dumps(result))
+
+
+def ship(plan: Plan, job: Job, cfg, shipped, cand, current: float | None, cycle: int, step: int, cpu_h: float,
+         campaign_steps: int, note: str = "", offset_steps: int | None = None) -> None:
+    """Record one held-out evaluation in the job's restart point; where
+    ``shipped`` (the candidate's inference checkpoint) is given, it beat the
+    shipped checkpoint: replace that (atomically) with it, restart point
+    (cycle, step, cpu_h) and a re-measured model card.
+
+    ``campaign_steps``: optimizer steps the candidate had in the campaign;
+    ``offset_steps``: the restart point's steps not counted as
+    cycle * cycle_steps + step (an adopted run, a changed cycle length);
+    None keeps the old one."""
+    from codec import checkpoint as ckpt_io
+    from codec.training import config as config_io
     old = read_restart(job.restart_file)
     old_card = ckpt_io.load(job.checkpoint).card if Path(job.checkpoint).is_file() else {}
     base_steps = old.base_steps if old else int(old_card.get("steps", 0))
-    campaign_steps = a.cycle * a.cycle_steps + a.step
-    entry = {"time": now(), "cycle": a.cycle, "step": a.step, "campaign_steps": campaign_steps,
-             "cpu_h": round(a.cpu_h, 4), **cand.to_dict(), "shipped_loss": current, "improved": better}
+    offset = (old.offset_steps if old else 0) if offset_steps is None else offset_steps
+    entry = {"time": now(), "cycle": cycle, "step": step, "campaign_steps": campaign_steps,
+             "cpu_h": round(cpu_h, 4), **cand.to_dict(), "shipped_loss": current, "improved": shipped is not None}
+    if note:
+        entry["note"] = note
     history = (old.history if old else []) + [entry]
-    if better:
+    if shipped is not None:
         # training facts carry over; Kodak figures belong to the old weights
         # (the Markdown card beside the checkpoint is re-measured below)
         shipped.card = {k: v for k, v in old_card.items() if not k.startswith("kodak_")}
@@ -347,28 +378,23 @@ def evaluate_child(plan: Plan, job: Job, a) -> None:
         shipped.card.setdefault("data", card_data(cfg, plan))
         shipped.card.setdefault("lambda", config_io.lambda_description(cfg))
         shipped.card.update({"steps": base_steps + campaign_steps, "campaign_steps": campaign_steps,
-                             "campaign_cycle": a.cycle, "campaign_cpu_hours": round(a.cpu_h, 3),
+                             "campaign_cycle": cycle, "campaign_cpu_hours": round(cpu_h, 3),
                              "heldout": f"{cand.images} images of configs/holdout.txt",
                              "heldout_loss": round(cand.loss, 5), "heldout_bpp": round(cand.bpp, 5),
                              "heldout_psnr": round(cand.psnr, 3)})
         ckpt_io.save(shipped, job.checkpoint)  # atomic: temporary file, then rename
-        r = RestartPoint(a.cycle, a.step, a.cpu_h, cand.to_dict(), history, base_steps)
+        r = RestartPoint(cycle, step, cpu_h, cand.to_dict(), history, base_steps, offset)
     elif old is not None:
-        r = RestartPoint(old.cycle, old.step, old.cpu_h, old.heldout, history, base_steps)
+        r = RestartPoint(old.cycle, old.step, old.cpu_h, old.heldout, history, base_steps, offset)
     else:
         r = None  # nothing shipped by the campaign yet: no restart point to write
     if r is not None:
         write_atomic(job.restart_file, restart_json(r).encode())
-    if better and plan.kodak and Path(plan.kodak).is_dir():
+    if shipped is not None and plan.kodak and Path(plan.kodak).is_dir():
         subprocess.run([sys.executable, str(ROOT / "scripts" / "write_model_card.py"), job.checkpoint,
                         plan.kodak, "--command", "python scripts/campaign.py start",
                         "--data", card_data(cfg, plan)],
                        cwd=ROOT, check=False, stdout=subprocess.DEVNULL)
-    result = {"candidate": cand.to_dict(), "current_loss": current if current is not None else float("nan"),
-              "improved": better, "best_loss": cand.loss if better else current,
-              "cycle": a.cycle, "step": a.step, "time": now()}
-    write_atomic(out / "eval.json", json.dumps(result, indent=1).encode())
-    print(json.dumps(result))
 
 
 # --- commands -----------------------------------------------------------------------
@@ -428,6 +454,60 @@ def cmd_stop(plan: Plan, a) -> int:
     return 0
 
 
+def cmd_adopt(plan: Plan, a) -> int:
+    """Ship weights trained outside the campaign (a recipe study's run of the
+    job's own model) as the job's checkpoint if they beat it on the held-out
+    images; the job's next cycle then warm-starts from them and its unfinished
+    cycle (runs/campaign/<job>, moved aside) is dropped. The campaign must be
+    stopped: the scheduler owns state.json."""
+    from codec import checkpoint as ckpt_io
+    state = read_state(plan.state)
+    if alive(state.scheduler_pid):
+        raise CampaignError("stop the campaign first (python scripts/campaign.py stop)")
+    job = next((j for j in plan.enabled if j.name == a.job), None)
+    if job is None:
+        raise CampaignError(f"no enabled job '{a.job}' in {a.plan}")
+    weights = Path(a.weights)
+    steps = a.steps if a.steps is not None else run_position(weights.parent)
+    if steps is None:
+        raise CampaignError(f"{weights.parent / 'last.json'} not found: pass --steps (the run's optimizer steps)")
+    cfg, score = _scorer(plan, job)
+    cand_ckpt = ckpt_io.for_inference(ckpt_io.load(weights))
+    if cand_ckpt.model != cfg.model.name:
+        raise CampaignError(f"{weights} is a {cand_ckpt.model} model; job '{job.name}' trains {cfg.model.name}")
+    current = score(ckpt_io.load(job.checkpoint)).loss if Path(job.checkpoint).is_file() else None
+    cand = score(cand_ckpt)
+    if current is not None and not improved(cand.loss, current):
+        print(f"{weights}: held-out loss {cand.loss:.5f} does not beat the shipped {current:.5f}: nothing changed")
+        return 1
+    js = state.jobs.setdefault(job.name, JobState())
+    old = read_restart(job.restart_file)
+    if old is not None and not js.total_cpu_s:   # a machine without runs/: CPU so far from the checkpoint
+        js.cpu_s, js.cycle = old.cpu_h * 3600, old.cycle
+    old_card = ckpt_io.load(job.checkpoint).card if Path(job.checkpoint).is_file() else {}
+    # the run's own steps on top of the weights it started from: by default the
+    # shipped checkpoint (a study started from an older one passes --from-steps)
+    from_steps = a.from_steps if a.from_steps is not None else int(old_card.get("campaign_steps", 0))
+    campaign_steps = from_steps + steps
+    cycle, cycle_steps = js.cycle + 1, job_run(job).steps
+    js.cpu_s += a.cpu_h * 3600
+    js.session_start_cpu_s += a.cpu_h * 3600   # spent before this session's scheduler started
+    ship(plan, job, cfg, cand_ckpt, cand, current, cycle, 0, js.cpu_h, campaign_steps,
+         note=f"adopted {weights} ({steps} steps, {a.cpu_h} CPU-h){': ' + a.note if a.note else ''}",
+         offset_steps=campaign_steps - cycle * cycle_steps)
+    out = job_run(job).out
+    if out.exists():   # the unfinished cycle: kept aside, never resumed
+        os.replace(out, out.with_name(f"{out.name}.superseded-{time.strftime('%Y%m%d-%H%M%S')}"))
+    js.cycle, js.step, js.best_loss, js.eval_pos = cycle, 0, cand.loss, None
+    js.evals, js.improvements = js.evals + 1, js.improvements + 1
+    js.last_eval = {"candidate": cand.to_dict(), "current_loss": current if current is not None else float("nan"),
+                    "improved": True, "best_loss": cand.loss, "cycle": cycle, "step": 0, "time": now()}
+    save_state(plan, state)
+    print(f"{job.name}: adopted {weights}: held-out loss {cand.loss:.5f} (shipped was "
+          f"{current if current is not None else float('nan'):.5f}); cycle {cycle} starts from it")
+    return 0
+
+
 def cmd_status(plan: Plan, a) -> int:
     state = read_state(plan.state)
     run = state.running if alive(state.scheduler_pid) else None
@@ -480,6 +560,14 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("resume")
     sp = sub.add_parser("stop")
     sp.add_argument("--wait", type=float, default=120.0, help="seconds to wait for the chunk to save")
+    ad = sub.add_parser("adopt", help="ship a run's weights as a job's checkpoint if better on held-out")
+    ad.add_argument("job")
+    ad.add_argument("weights", help="a training run's last.pt of the job's model")
+    ad.add_argument("--cpu-h", type=float, required=True, help="CPU-hours the run spent (added to the job's)")
+    ad.add_argument("--steps", type=int, default=None, help="the run's steps (default: its last.json)")
+    ad.add_argument("--from-steps", type=int, default=None,
+                    help="campaign steps of the weights the run started from (default: the shipped card's)")
+    ad.add_argument("--note", default="", help="where the run came from (kept in the restart point's history)")
     sub.add_parser("_run")
     ev = sub.add_parser("_eval")
     ev.add_argument("job")
@@ -501,7 +589,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise CampaignError(f"no job '{a.job}' in {a.plan}")
             evaluate_child(plan, job, a)
             return 0
-        return {"start": cmd_start, "status": cmd_status, "stop": cmd_stop,
+        return {"start": cmd_start, "status": cmd_status, "stop": cmd_stop, "adopt": cmd_adopt,
                 "pause": lambda p, a: _signal(p, signal.SIGUSR1, True, "campaign paused"),
                 "resume": lambda p, a: _signal(p, signal.SIGUSR2, False, "campaign resumed")}[a.cmd](plan, a)
     except CodecError as e:

@@ -119,3 +119,43 @@ def test_a_from_scratch_jobs_first_export_records_its_data_and_lambda(images, tm
     card = ckpt_io.load(job.checkpoint).card
     assert card["data"].startswith(str(images[0])) and "never Kodak" in card["data"]
     assert card["lambda"].startswith("lmbda_at(q), q in 1..5") and card["steps"] == 4
+
+
+def test_adopt_ships_a_better_run_and_the_next_cycle_starts_from_it(images, tmp_path, monkeypatch):
+    """`campaign.py adopt`: a run trained outside the campaign (a recipe study)
+    replaces the shipped checkpoint when better on held-out; its steps and CPU
+    join the job's, the unfinished cycle is moved aside, and a second adopt of
+    the same weights (not strictly better) changes nothing."""
+    folder, names = images
+    study = tmp_path / "study"
+    untrained_checkpoint("mean-scale-vr", study / "last.pt", seed=4, N=16, M=24)
+    (study / "last.json").write_text('{"step": 7, "steps": 7}')
+    out = tmp_path / "run"
+    untrained_checkpoint("mean-scale-vr", out / "last.pt", seed=2, N=16, M=24)  # an unfinished cycle
+    cfg = tmp_path / "job.toml"
+    cfg.write_text(f'[model]\nname = "mean-scale-vr"\nN = 16\nM = 24\n[data]\ntrain = "{folder}"\n'
+                   f'[train]\nsteps = 4\nout = "{out}"\n')
+    job = Job("mean-scale-vr", str(cfg), str(tmp_path / "ship" / "mean-scale-vr.pt"))
+    plan = Plan((job,), holdout=str(names), kodak="", state=str(tmp_path / "state.json"))
+    monkeypatch.chdir(tmp_path)
+    campaign = _campaign_script()
+    a = Namespace(job=job.name, weights=str(study / "last.pt"), cpu_h=0.5, steps=None, from_steps=None,
+                  note="test", plan="p")
+    assert campaign.cmd_adopt(plan, a) == 0
+    card = ckpt_io.load(job.checkpoint).card
+    r = read_restart(job.restart_file)
+    assert card["steps"] == 7 and card["campaign_cpu_hours"] == 0.5
+    assert (r.cycle, r.step, r.cpu_h) == (1, 0, 0.5) and r.next_position(4) == (1, 0)
+    assert r.heldout["loss"] == pytest.approx(card["heldout_loss"], abs=1e-5)
+    assert "adopted" in r.history[-1]["note"]
+    assert not out.exists() and len(list(tmp_path.glob("run.superseded-*"))) == 1
+    js = campaign.read_state(plan.state).jobs[job.name]
+    assert (js.cycle, js.step, js.improvements) == (1, 0, 1) and js.cpu_h == pytest.approx(0.5)
+    # the campaign's next evaluation counts the adopted steps: 7 + one cycle of 4
+    untrained_checkpoint("mean-scale-vr", out / "last.pt", seed=5, N=16, M=24)
+    campaign.evaluate_child(plan, job, Namespace(current_loss=1e9, cycle=1, step=4, cycle_steps=4, cpu_h=0.6))
+    assert ckpt_io.load(job.checkpoint).card["steps"] == 11
+    before = Path(job.checkpoint).read_bytes()
+    a.weights, a.steps = str(out / "last.pt"), 4
+    assert campaign.cmd_adopt(plan, a) == 1   # the same weights again: not strictly better
+    assert Path(job.checkpoint).read_bytes() == before

@@ -245,6 +245,8 @@ class RestartPoint:
     heldout: dict
     history: list = field(default_factory=list)
     base_steps: int = 0         # steps the checkpoint had before the campaign
+    offset_steps: int = 0       # campaign steps not counted as cycle * cycle_steps + step
+                                # (an adopted run; a cycle length changed since)
 
     def next_position(self, cycle_steps: int) -> tuple[int, int]:
         """(cycle, start_step) to warm-start at; a finished cycle starts the next."""
@@ -260,7 +262,8 @@ def read_restart(path: str | Path) -> RestartPoint | None:
     try:
         d = json.loads(path.read_text())
         return RestartPoint(int(d["cycle"]), int(d["step"]), float(d["cpu_h"]), dict(d["heldout"]),
-                            list(d.get("history", [])), int(d.get("base_steps", 0)))
+                            list(d.get("history", [])), int(d.get("base_steps", 0)),
+                            int(d.get("offset_steps", 0)))
     except (ValueError, KeyError, TypeError) as e:
         raise CampaignError(f"restart point {path} is unreadable ({e})") from None
 
