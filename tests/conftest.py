@@ -17,6 +17,18 @@ KODAK = SHARED / "data" / "kodak"
 MODEL_NAMES = ("factorized", "hyperprior", "mean-scale")
 
 
+def load_script(name: str):
+    """scripts/<name>.py as a module (the scripts are not a package), registered
+    in sys.modules so its dataclasses resolve their own module."""
+    import importlib.util
+    import sys
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def make_checkpoint(name: str, path: Path, seed: int = 0, N: int = 32, M: int = 48) -> Path:
     return untrained_checkpoint(name, path, seed, N, M)
 

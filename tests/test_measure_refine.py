@@ -2,23 +2,17 @@
 resumes (skips done rows, drops a cut last line), the summary compares with N = 0."""
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 from PIL import Image
 
-from conftest import make_checkpoint, natural_like
+from conftest import load_script, make_checkpoint, natural_like
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("measure_refine", ROOT / "scripts" / "measure_refine.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["measure_refine"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("measure_refine")
 
 
 def test_rows_resume_and_summary(tmp_path, capsys):

@@ -3,21 +3,17 @@ base config (the campaign's variable-rate job) and only its schedule from
 the recipe; fractions of the run become steps."""
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 from codec.training.config import VariableRateConfig
+
+from conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("recipe_study", ROOT / "scripts" / "recipe_study.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["recipe_study"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("recipe_study")
 
 
 def test_base_config_keeps_model_and_takes_recipe_schedule(tmp_path):
