@@ -122,10 +122,7 @@ class Scheduler:
         for job in self.plan.enabled:
             js = self.state.jobs.get(job.name)
             if js is None:
-                js = self.state.jobs[job.name] = JobState()
-                r = read_restart(job.restart_file)
-                if r is not None:  # a machine without runs/: CPU so far comes with the checkpoint
-                    js.cpu_s, js.cycle, js.best_loss = r.cpu_h * 3600, r.cycle, r.heldout.get("loss")
+                js = self.state.jobs[job.name] = JobState.from_restart(read_restart(job.restart_file))
                 if not session_start:
                     js.session_start_cpu_s = js.total_cpu_s
             if session_start:
@@ -468,34 +465,33 @@ def cmd_adopt(plan: Plan, a) -> int:
     if job is None:
         raise CampaignError(f"no enabled job '{a.job}' in {a.plan}")
     weights = Path(a.weights)
-    steps = a.steps if a.steps is not None else run_position(weights.parent)
+    # the trainer's last.json describes its last.pt only
+    steps = a.steps if a.steps is not None else run_position(weights.parent) if weights.name == "last.pt" else None
     if steps is None:
-        raise CampaignError(f"{weights.parent / 'last.json'} not found: pass --steps (the run's optimizer steps)")
+        raise CampaignError(f"no last.json beside {weights} tells its steps: pass --steps (the run's optimizer steps)")
     cfg, score = _scorer(plan, job)
     cand_ckpt = ckpt_io.for_inference(ckpt_io.load(weights))
     if cand_ckpt.model != cfg.model.name:
         raise CampaignError(f"{weights} is a {cand_ckpt.model} model; job '{job.name}' trains {cfg.model.name}")
-    current = score(ckpt_io.load(job.checkpoint)).loss if Path(job.checkpoint).is_file() else None
+    shipped_now = ckpt_io.load(job.checkpoint) if Path(job.checkpoint).is_file() else None
+    current = score(shipped_now).loss if shipped_now is not None else None
     cand = score(cand_ckpt)
     if current is not None and not improved(cand.loss, current):
         print(f"{weights}: held-out loss {cand.loss:.5f} does not beat the shipped {current:.5f}: nothing changed")
         return 1
-    js = state.jobs.setdefault(job.name, JobState())
-    old = read_restart(job.restart_file)
-    if old is not None and not js.total_cpu_s:   # a machine without runs/: CPU so far from the checkpoint
-        js.cpu_s, js.cycle = old.cpu_h * 3600, old.cycle
-    old_card = ckpt_io.load(job.checkpoint).card if Path(job.checkpoint).is_file() else {}
+    js = state.jobs.get(job.name) or JobState.from_restart(read_restart(job.restart_file))
+    state.jobs[job.name] = js
     # the run's own steps on top of the weights it started from: by default the
     # shipped checkpoint (a study started from an older one passes --from-steps)
-    from_steps = a.from_steps if a.from_steps is not None else int(old_card.get("campaign_steps", 0))
-    campaign_steps = from_steps + steps
-    cycle, cycle_steps = js.cycle + 1, job_run(job).steps
+    shipped_steps = int(shipped_now.card.get("campaign_steps", 0)) if shipped_now is not None else 0
+    campaign_steps = (a.from_steps if a.from_steps is not None else shipped_steps) + steps
+    run = job_run(job)
+    cycle = js.cycle + 1
     js.cpu_s += a.cpu_h * 3600
-    js.session_start_cpu_s += a.cpu_h * 3600   # spent before this session's scheduler started
     ship(plan, job, cfg, cand_ckpt, cand, current, cycle, 0, js.cpu_h, campaign_steps,
          note=f"adopted {weights} ({steps} steps, {a.cpu_h} CPU-h){': ' + a.note if a.note else ''}",
-         offset_steps=campaign_steps - cycle * cycle_steps)
-    out = job_run(job).out
+         offset_steps=campaign_steps - cycle * run.steps)
+    out = run.out
     if out.exists():   # the unfinished cycle: kept aside, never resumed
         os.replace(out, out.with_name(f"{out.name}.superseded-{time.strftime('%Y%m%d-%H%M%S')}"))
     js.cycle, js.step, js.best_loss, js.eval_pos = cycle, 0, cand.loss, None

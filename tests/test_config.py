@@ -97,12 +97,10 @@ def test_zoo_configs_follow_the_lambda_table():
 
 def test_zoo_fine_tunes_within_a_channel_group_in_order():
     """Every init names a run of the same model and N/M, and train_zoo runs it first."""
-    import importlib.util
     from pathlib import Path
+    from conftest import load_script
     root = Path(__file__).resolve().parents[1]
-    spec = importlib.util.spec_from_file_location("train_zoo", root / "scripts" / "train_zoo.py")
-    tz = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tz)
+    tz = load_script("train_zoo")
     cfgs = {p.stem: config.load(p) for p in sorted((root / "configs" / "zoo").glob("*.toml"))}
     order = tz.ordered(cfgs)
     assert sorted(order) == sorted(cfgs)

@@ -3,7 +3,6 @@ checkpoint at its lambda, a variable-rate one at every anchor with the lambda
 table's own lambdas; and the campaign's evaluation child for a variable-rate job."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from argparse import Namespace
 from pathlib import Path
@@ -18,9 +17,7 @@ from codec.models.variable_rate import lmbda_at
 from codec.training import heldout
 from codec.training.campaign import Job, Plan, read_restart
 from codec.training.train import untrained_checkpoint
-from conftest import natural_like
-
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import load_script, natural_like
 
 
 @pytest.fixture()
@@ -62,10 +59,7 @@ def test_a_fixed_rate_checkpoint_scores_at_its_lambda(images, tmp_path):
 
 
 def _campaign_script():
-    spec = importlib.util.spec_from_file_location("campaign_script", ROOT / "scripts" / "campaign.py")
-    campaign = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(campaign)
-    return campaign
+    return load_script("campaign")
 
 
 def _evaluate(images, tmp_path, monkeypatch, model: str, train: str = "", current_loss=None) -> Job:

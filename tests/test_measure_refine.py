@@ -2,14 +2,9 @@
 resumes (skips done rows, drops a cut last line), the summary compares with N = 0."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from PIL import Image
 
 from conftest import load_script, make_checkpoint, natural_like
-
-ROOT = Path(__file__).resolve().parents[1]
-
 
 def _script():
     return load_script("measure_refine")

@@ -157,6 +157,15 @@ class JobState:
     last_eval: dict | None = None
     eval_pos: list | None = None    # [cycle, step] of the last evaluation
 
+    @classmethod
+    def from_restart(cls, r: "RestartPoint | None") -> "JobState":
+        """A job new to state.json: on a machine without runs/, the CPU so far
+        and the cycle come with the checkpoint's restart point."""
+        js = cls()
+        if r is not None:
+            js.cpu_s, js.cycle, js.best_loss = r.cpu_h * 3600, r.cycle, r.heldout.get("loss")
+        return js
+
     @property
     def total_cpu_s(self) -> float:
         return self.cpu_s + self.eval_cpu_s
